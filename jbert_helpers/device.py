@@ -1,0 +1,100 @@
+"""Choosing the device the lessons compute on, and moving a batch there.
+
+The book writes ``bert.cuda()``, which fails on a Mac and on a CPU-only machine. The lessons
+call :func:`best_device` instead: Apple's MPS, then CUDA, then the CPU — or what the learner
+asks for in ``JBERT_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ``auto``). Introduced in
+lesson 04-14.
+
+Example::
+
+    >>> import torch
+    >>> best_device("cpu")
+    device(type='cpu')
+    >>> batch = move_batch({"input_ids": torch.tensor([[2, 3]])}, torch.device("cpu"))
+    >>> batch["input_ids"].device
+    device(type='cpu')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from .errors import DeviceError
+
+_FIX = "JBERT_DEVICE=cpu (または auto) にするか、変数を外してください。"
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """A device and why it was chosen."""
+
+    device: torch.device
+    reason: str
+
+
+def _available(kind: str) -> bool:
+    if kind == "cpu":
+        return True
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return torch.backends.mps.is_available() and torch.backends.mps.is_built()
+    return False
+
+
+def choose_device(requested: str | None = None) -> DeviceChoice:
+    """The device to use and why: ``requested``, else ``$JBERT_DEVICE``, else MPS → CUDA → CPU.
+
+    Raises :class:`~jbert_helpers.errors.DeviceError` if the requested device is unknown or
+    not available here, with the fix in the message.
+    """
+    source = "引数"
+    if requested is None:
+        requested = os.environ.get("JBERT_DEVICE") or None
+        source = "環境変数 JBERT_DEVICE"
+    if requested is None or requested.strip().lower() == "auto":
+        for kind in ("mps", "cuda"):
+            if _available(kind):
+                return DeviceChoice(torch.device(kind), f"{kind.upper()} が使えるので自動選択")
+        return DeviceChoice(torch.device("cpu"), "MPS も CUDA もないので CPU")
+    text = requested.strip().lower()
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError) as e:
+        raise DeviceError(
+            f"{source}の値 {requested!r} はデバイス名ではありません (cpu / cuda / cuda:0 / mps / auto)。{_FIX}"
+        ) from e
+    if dev.type not in {"cpu", "cuda", "mps"} or not _available(dev.type):
+        raise DeviceError(
+            f"{source}で {requested!r} が指定されましたが、この機械では使えません "
+            f"(CUDA: {torch.cuda.is_available()}, MPS: {_available('mps')})。{_FIX}"
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DeviceError(
+            f"{requested!r}: GPU は {torch.cuda.device_count()} 台しかありません。{_FIX}"
+        )
+    return DeviceChoice(dev, f"{source}で {text} を指定")
+
+
+def best_device(requested: str | None = None) -> torch.device:
+    """The device the lessons compute on (see :func:`choose_device`)."""
+    return choose_device(requested).device
+
+
+def move_batch(batch: Mapping[str, object], device: torch.device | str) -> dict[str, object]:
+    """Return a new dict with every tensor of ``batch`` on ``device`` (other values unchanged).
+
+    Works on a ``BatchEncoding`` as on a plain dict, so ``model(**move_batch(enc, device))``
+    is the whole idiom. Raises :class:`DeviceError` for a non-mapping, with the fix.
+    """
+    if not isinstance(batch, Mapping):
+        raise DeviceError(
+            f"move_batch は dict (または tokenizer の返す BatchEncoding) を受け取ります。"
+            f"渡されたのは {type(batch).__name__} です: tokenizer(..., return_tensors='pt') の結果を渡してください。"
+        )
+    dev = torch.device(device)
+    return {k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}

@@ -1,0 +1,148 @@
+"""Running the lesson notebooks: the environment their kernels get, and ``jbert refresh``.
+
+Stored outputs are compared by nbval, so the kernels that produce them (``jbert refresh``) and
+the kernels that check them (``make test``) must run under the same conditions: the same model
+(recorded in each notebook's ``metadata.jbert``), no progress bars on stderr, the CPU.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The environment under which notebooks are executed for storing (refresh) and for checking (nbval).
+NOTEBOOK_ENV: dict[str, str] = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers 5 draws "Loading weights" bars on stderr
+    "HF_HUB_OFFLINE": "1",  # the model is decided by metadata.jbert.model, never by the network
+    "TOKENIZERS_PARALLELISM": "false",
+    "JBERT_DEVICE": "cpu",  # stored outputs print the device: keep it the same on every machine
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "PYTHONHASHSEED": "0",
+}
+#: Packages whose versions are recorded in ``metadata.jbert.versions``.
+RECORDED_PACKAGES = ("torch", "transformers", "tokenizers", "fugashi", "ipadic", "unidic-lite", "numpy")
+IGNORE_MARKER = "NBVAL_IGNORE_OUTPUT"
+
+
+def notebooks_dir() -> Path:
+    """The repository's ``notebooks/`` folder (the package is installed editable from the checkout)."""
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def recorded_model(path: Path) -> str | None:
+    """The model label a stored notebook's outputs come from (``metadata.jbert.model``)."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    return nb.get("metadata", {}).get("jbert", {}).get("model")
+
+
+def model_env_value(label: str) -> str:
+    """What ``JBERT_MODEL`` must be for a kernel to load the model called ``label``."""
+    return "standin" if label == "standin" else label
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of :data:`RECORDED_PACKAGES` (``missing`` when not installed)."""
+    out = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def print_versions() -> None:
+    """Print Python's and the lesson libraries' versions (the first code cell of every lesson)."""
+    import platform
+
+    print(f"python       {platform.python_version()}")
+    for name, version in versions().items():
+        print(f"{name:<12} {version}")
+
+
+def _comparable(cell: dict) -> list:
+    """A cell's outputs as nbval compares them (no execution counts, no metadata)."""
+    keep = []
+    for o in cell.get("outputs", []):
+        o = {k: v for k, v in o.items() if k not in ("execution_count", "metadata")}
+        keep.append(o)
+    return keep
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What ``refresh`` did to one notebook."""
+
+    path: Path
+    cells: int
+    changed: int
+
+    def __str__(self) -> str:
+        return f"{self.path.name}: {self.changed} / {self.cells} code cells' outputs changed"
+
+
+def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> RefreshResult:
+    """Re-execute ``path`` in a fresh kernel with the model ``model_label`` and store the outputs.
+
+    Cells marked ``# NBVAL_IGNORE_OUTPUT`` keep their stored output when their source did not
+    change (their output varies by nature: timings, memory), so a second refresh with the same
+    model changes nothing.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    old = nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+    env = dict(os.environ, **NOTEBOOK_ENV, JBERT_MODEL=model_env_value(model_label))
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+            record_timing=False, extra_arguments=["--InteractiveShell.xmode=Minimal"],
+        )
+        client.execute()  # cells tagged raises-exception may raise; any other error stops here
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "raises-exception" in cell.metadata.get("tags", []):
+            if not any(o.get("output_type") == "error" for o in cell.outputs):
+                raise RuntimeError(f"{path.name}: cell {index} is tagged raises-exception but did not raise")
+    changed = cells = 0
+    old_code = [c for c in old.cells if c.cell_type == "code"]
+    new_code = [c for c in nb.cells if c.cell_type == "code"]
+    by_source = {c.source: c for c in old_code}
+    for cell in new_code:
+        cells += 1
+        before = by_source.get(cell.source)
+        if before is not None and IGNORE_MARKER in cell.source and before.get("outputs"):
+            cell.outputs = before.outputs
+        if before is None or _comparable(before) != _comparable(cell):
+            changed += 1
+    nb.metadata["jbert"] = {"model": model_label, "mecab_dic": "ipadic", "versions": versions()}
+    nb.metadata["kernelspec"] = {"name": "jbert", "display_name": "Python 3 (jbert)", "language": "python"}
+    text = nbformat.writes(nb) + "\n"
+    if text != path.read_text(encoding="utf-8"):
+        path.write_text(text, encoding="utf-8")
+    return RefreshResult(path, cells, changed)
+
+
+def refresh(paths: Iterable[Path], model_label: str) -> list[RefreshResult]:
+    """Refresh several notebooks with one model, printing one line per notebook."""
+    results = []
+    for p in paths:
+        r = refresh_notebook(Path(p), model_label)
+        print(r, flush=True)
+        results.append(r)
+    return results
