@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -108,9 +109,11 @@ def _sha256(path: Path) -> str:
 
 
 def weight_shapes(config: dict[str, object] | None = None) -> dict[str, tuple[int, ...]]:
-    """Names and shapes of every ``BertModel`` parameter, in ``state_dict`` order.
+    """Names and shapes of every ``BertModel`` parameter (with pooler), in ``state_dict`` order.
 
-    Built on the meta device: no memory is allocated and nothing is initialised.
+    Computed from the configuration by formula, so building the stand-in needs neither
+    ``BertModel`` nor its import (about 3 s); ``tests/test_faults.py`` checks that the result
+    equals the ``state_dict`` of a ``BertModel`` built on the meta device.
 
     >>> shapes = weight_shapes()
     >>> shapes["embeddings.word_embeddings.weight"]
@@ -118,21 +121,68 @@ def weight_shapes(config: dict[str, object] | None = None) -> dict[str, tuple[in
     >>> sum(int(np.prod(s)) for s in shapes.values())
     110617344
     """
-    import torch
-    from transformers import BertConfig, BertModel
+    cfg = dict(config or REAL_CONFIG)
+    h = int(cfg["hidden_size"])  # type: ignore[arg-type]
+    inter = int(cfg["intermediate_size"])  # type: ignore[arg-type]
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word_embeddings.weight": (int(cfg["vocab_size"]), h),  # type: ignore[arg-type]
+        "embeddings.position_embeddings.weight": (int(cfg["max_position_embeddings"]), h),  # type: ignore[arg-type]
+        "embeddings.token_type_embeddings.weight": (int(cfg["type_vocab_size"]), h),  # type: ignore[arg-type]
+        "embeddings.LayerNorm.weight": (h,),
+        "embeddings.LayerNorm.bias": (h,),
+    }
 
-    cfg = BertConfig(**(config or REAL_CONFIG))
-    with torch.device("meta"):
-        model = BertModel(cfg, add_pooling_layer=True)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    def linear(name: str, n_in: int, n_out: int) -> None:
+        shapes[f"{name}.weight"] = (n_out, n_in)
+        shapes[f"{name}.bias"] = (n_out,)
+
+    for i in range(int(cfg["num_hidden_layers"])):  # type: ignore[arg-type]
+        layer = f"encoder.layer.{i}"
+        for part in ("query", "key", "value"):
+            linear(f"{layer}.attention.self.{part}", h, h)
+        linear(f"{layer}.attention.output.dense", h, h)
+        shapes[f"{layer}.attention.output.LayerNorm.weight"] = (h,)
+        shapes[f"{layer}.attention.output.LayerNorm.bias"] = (h,)
+        linear(f"{layer}.intermediate.dense", h, inter)
+        linear(f"{layer}.output.dense", inter, h)
+        shapes[f"{layer}.output.LayerNorm.weight"] = (h,)
+        shapes[f"{layer}.output.LayerNorm.bias"] = (h,)
+    linear("pooler.dense", h, h)
+    return shapes
+
+
+def _uniform01(total: int, parts: int | None = None) -> np.ndarray:
+    """``Generator(PCG64(SEED)).random(total, dtype=float32)``, filled by several threads.
+
+    Each thread draws its own slice from a copy of the generator advanced to the slice's start
+    (a float32 draw takes half of one 64-bit PCG64 output, so slices start at even indices):
+    the bytes are exactly those of the single-threaded call, whatever the number of threads.
+    """
+    parts = max(1, min(4, parts if parts is not None else (os.cpu_count() or 1)))
+    out = np.empty(total, dtype=np.float32)
+    bounds = [(total * i // parts) // 2 * 2 for i in range(parts)] + [total]
+
+    def fill(i: int) -> None:
+        bit_generator = np.random.PCG64(SEED)
+        bit_generator.advance(bounds[i] // 2)
+        np.random.Generator(bit_generator).random(
+            bounds[i + 1] - bounds[i], dtype=np.float32, out=out[bounds[i] : bounds[i + 1]]
+        )
+
+    threads = [threading.Thread(target=fill, args=(i,)) for i in range(1, parts)]
+    for t in threads:
+        t.start()
+    fill(0)
+    for t in threads:
+        t.join()
+    return out
 
 
 def _weights(shapes: dict[str, tuple[int, ...]], std: float) -> dict[str, np.ndarray]:
     """Seeded weights: matrices uniform with standard deviation ``std``, LayerNorm 1/0, biases 0."""
     names = [k for k, s in shapes.items() if len(s) == 2]
     total = sum(int(np.prod(shapes[k])) for k in names)
-    rng = np.random.Generator(np.random.PCG64(SEED))
-    flat = rng.random(total, dtype=np.float32)
+    flat = _uniform01(total)
     half_width = np.float32(std * np.sqrt(3.0))  # U(-a, a) has standard deviation a / sqrt(3)
     flat -= np.float32(0.5)
     flat *= np.float32(2.0) * half_width
