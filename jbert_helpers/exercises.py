@@ -16,14 +16,16 @@ Example::
 from __future__ import annotations
 
 
-def check(answer: object, expected: object, *, what: str = "答え", hint: str = "") -> bool:
-    """Print whether ``answer`` equals ``expected`` and return it; ``...`` means "not answered yet"."""
+def check(answer: object, expected: object, *, what: str = "答え", hint: str = "") -> None:
+    """Print whether ``answer`` equals ``expected``; ``...`` means "not answered yet".
+
+    Returns nothing, so the check cell shows only the printed verdict.
+    """
     if answer is Ellipsis:
         print(f"⏳ {what}: まだ答えが入っていません (... を答えに書き換えてから実行してください)")
-        return False
+        return
     if answer == expected:
         print(f"✅ {what}: 正解です")
-        return True
+        return
     tail = f"。ヒント: {hint}" if hint else "。もう一度考えてみましょう"
     print(f"❌ {what}: {answer!r} ではありません{tail}")
-    return False
