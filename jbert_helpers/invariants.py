@@ -240,5 +240,5 @@ def _check_row(
             if t != expected:
                 part = "文 B ([SEP] の後)" if expected == 1 else ("[PAD]" if j >= effective else "文 A ([CLS] から最初の [SEP] まで)")
                 raise _fail(row, j, f"token_type_ids が {t} ですが、{part} なので {expected} のはずです",
-                            "文対は tokenizer(文A, 文B) で作ると文 A=0、文 B=1 が付きます")
+                            "文対は tokenizer(文A, 文B, return_token_type_ids=True) で作ると文 A=0、文 B=1 が付きます")
     return RowReport(row, kind, n, effective, 0, seps, n - effective, seg_a, seg_b if kind == "pair" else 0)

@@ -106,6 +106,7 @@ def plot_padding(
         (1, 4)
     """
     import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (日本語フォントを登録する: 豆腐 □ にしない)
 
     if not isinstance(masks, Mapping) or len(masks) == 0:
         raise EncodingError(
@@ -140,9 +141,10 @@ def plot_padding(
         share = sum(pad) / (batch * length)
         ax.set_title(f"{label}: 系列長 L={length}、[PAD] の割合 {share:.0%}", fontsize=10)
     axes[-1, 0].set_xlabel("位置 (トークン数)")
-    axes[0, 0].legend(loc="lower right", fontsize=9)
-    fig.suptitle(title)
-    fig.tight_layout()
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper right", ncol=2, fontsize=9, frameon=False)
+    fig.suptitle(title, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
 
 
