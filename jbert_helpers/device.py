@@ -53,10 +53,10 @@ def choose_device(requested: str | None = None) -> DeviceChoice:
     Raises :class:`~jbert_helpers.errors.DeviceError` if the requested device is unknown or
     not available here, with the fix in the message.
     """
-    source, fix = "引数", _FIX_ARG
+    by, of, fix = "引数で", "引数の値", _FIX_ARG
     if requested is None:
         requested = os.environ.get("JBERT_DEVICE") or None
-        source, fix = "環境変数 JBERT_DEVICE", _FIX_ENV
+        by, of, fix = "環境変数 JBERT_DEVICE で", "環境変数 JBERT_DEVICE の値", _FIX_ENV
     if requested is None or requested.strip().lower() == "auto":
         for kind in ("mps", "cuda"):
             if _available(kind):
@@ -67,18 +67,18 @@ def choose_device(requested: str | None = None) -> DeviceChoice:
         dev = torch.device(text)
     except (RuntimeError, ValueError) as e:
         raise DeviceError(
-            f"{source}の値 {requested!r} はデバイス名ではありません (cpu / cuda / cuda:0 / mps / auto)。{fix}"
+            f"{of} {requested!r} はデバイス名ではありません (cpu / cuda / cuda:0 / mps / auto)。{fix}"
         ) from e
     out_of_range = dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count()
     if dev.type not in {"cpu", "cuda", "mps"} or not _available(dev.type) or out_of_range:
         # The message is the same on every machine (a CPU-only one, a Mac, a machine with one GPU),
         # so that a notebook that shows it stores comparable output; the status is one call away.
         raise DeviceError(
-            f"{source}で {requested!r} が指定されましたが、この機械では使えません "
+            f"{by} {requested!r} が指定されましたが、この機械では使えません "
             "(使えるかは torch.cuda.is_available() / torch.cuda.device_count() / "
             f"torch.backends.mps.is_available() で確かめられます)。{fix}"
         )
-    return DeviceChoice(dev, f"{source}で {text} を指定")
+    return DeviceChoice(dev, f"{by} {text} を指定")
 
 
 def best_device(requested: str | None = None) -> torch.device:
