@@ -1,7 +1,16 @@
-"""The ``jbert`` command: tools for teachers and CI around the lessons.
+"""The ``jbert`` command: tools for teachers and CI around the lessons (see docs/teachers.md).
 
-``jbert refresh`` re-executes notebooks and stores their outputs (the documented way to
-regenerate them).
+* ``jbert doctor`` — will the lessons run here, and if not, what to type (``--json`` for CI);
+* ``jbert prefetch`` — put the real model in the hub cache (download, or ``--from`` a copied
+  folder/archive), or ``--standin`` to build the offline stand-in ahead of class;
+* ``jbert refresh`` — re-execute notebooks and store their outputs (the documented way to
+  regenerate them).
+
+Example::
+
+    $ jbert doctor
+    $ jbert prefetch --from /media/usb/bert-base-japanese-whole-word-masking.tar.gz
+    $ jbert refresh notebooks/04-07_encode_decode.ipynb --model standin
 """
 
 from __future__ import annotations
@@ -13,30 +22,101 @@ from pathlib import Path
 from .errors import JbertError
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import format_table, run_checks
+
+    report = run_checks()
+    print(report.to_json() if args.json else format_table(report), flush=True)
+    return 0 if report.ok else 1
+
+
+def _cmd_prefetch(args: argparse.Namespace) -> int:
+    if args.standin:
+        from .standin import STANDIN_VERSION, ensure_standin
+
+        print("[jbert] 代役 (stand-in) を用意します (初回は数秒、約 450 MB)…", flush=True)
+        path = ensure_standin()
+        print(f"[jbert] 代役 v{STANDIN_VERSION} の準備ができました / stand-in ready: {path}")
+        return 0
+    from .prefetch import import_model, prefetch_hub
+
+    if args.source:
+        print(f"[jbert] 取り込み / importing {args.source} → {args.repo} …", flush=True)
+        result = import_model(args.source, repo_id=args.repo)
+    else:
+        result = prefetch_hub(args.repo)
+    print(f"[jbert] {result}")
+    print("[jbert] これでノートブックは本物のモデルを読み込みます (確認: jbert doctor)")
+    return 0
+
+
 def _cmd_refresh(args: argparse.Namespace) -> int:
+    from .errors import ModelResolutionError
     from .models import choose_model
-    from .notebooks import notebooks_dir, refresh
+    from .notebooks import model_revision, model_unavailable, notebooks_dir, refresh
 
     label = args.model
     if label is None:
         label = choose_model().label
+    why = model_unavailable(label)
+    if why:
+        raise ModelResolutionError(
+            f"--model {label} をここでは読み込めません ({why})。`jbert prefetch` で取得するか --model standin にしてください。"
+        )
     paths = [Path(p) for p in args.notebooks] or sorted(notebooks_dir().glob("*.ipynb"))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ModelResolutionError(f"ノートブックがありません: {', '.join(missing)}")
+    revision = model_revision(label)
+    print(f"[jbert] refresh: model {label}" + (f" ({revision})" if revision else "") + f", {len(paths)} notebook(s)", flush=True)
     refresh(paths, label)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jbert", description="Tools around the jbert lessons.")
+    parser = argparse.ArgumentParser(
+        prog="jbert",
+        description="Tools around the jbert lessons for teachers and CI: doctor, prefetch, refresh (docs/teachers.md).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser(
+        "doctor",
+        help="check whether the lessons will run here, and say what to type if not",
+        description="Check Python and library versions, the MeCab dictionaries (ipadic, unidic-lite), the device, "
+        "the hub cache and reachability (one attempt, <= 3 s; skipped under HF_HUB_OFFLINE=1), which model the "
+        "notebooks will load and why, the stand-in cache and the 'jbert' Jupyter kernel. Exit code 0 when the "
+        "lessons can run here, 1 otherwise, with one fix line per problem.",
+    )
+    d.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
+    d.set_defaults(func=_cmd_doctor)
+
+    from .models import HUB_MODEL_ID
+
     p = sub.add_parser(
+        "prefetch",
+        help="put the real model (or the stand-in) where the notebooks will find it",
+        description="Download the real model into the Hugging Face hub cache (hub reachable), or import it from a "
+        "folder or archive (.tar/.tar.gz/.tgz/.zip) copied from another machine (--from), after checking that the "
+        "tokenizer and BertModel load from it; or build the offline stand-in (--standin). Never leaves a "
+        "half-written model behind.",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--from", dest="source", metavar="PATH", help="import a copied model folder or archive")
+    group.add_argument("--standin", action="store_true", help="build the offline stand-in now (JBERT_CACHE_DIR)")
+    p.add_argument("--repo", default=HUB_MODEL_ID, help=f"hub id to download or import as (default: {HUB_MODEL_ID})")
+    p.set_defaults(func=_cmd_prefetch)
+
+    r = sub.add_parser(
         "refresh",
         help="re-execute notebooks and store their outputs",
-        description="Re-execute notebooks in fresh kernels with one model and store their outputs "
-        "and metadata.jbert (model, dictionary, versions). Prints per notebook how many cells' outputs changed.",
+        description="Re-execute notebooks in fresh kernels with one model and store their outputs and metadata.jbert "
+        "(model, revision or stand-in version, MeCab dictionary, versions). Prints per notebook how many cells' "
+        "outputs changed; a second run with the same model changes nothing.",
     )
-    p.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all in notebooks/)")
-    p.add_argument("--model", help="'standin' or a hub id / folder (default: what resolve_model_name chooses)")
-    p.set_defaults(func=_cmd_refresh)
+    r.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all in notebooks/)")
+    r.add_argument("--model", help="'standin' or a hub id / folder (default: what resolve_model_name chooses)")
+    r.set_defaults(func=_cmd_refresh)
     return parser
 
 

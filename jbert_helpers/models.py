@@ -29,6 +29,7 @@ import re
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,6 +47,8 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 HOW_TO_GET_REAL = "本物を使うには: ネットにつながる所で `jbert prefetch`、または `jbert prefetch --from <コピーしたフォルダ>`"
 
 Kind = Literal["hub", "local", "standin"]
+#: How :func:`choose_model` asks whether the hub serves a repo: ``(reachable, why)``.
+ReachCheck = Callable[[str], tuple[bool, str]]
 
 
 @dataclass(frozen=True)
@@ -129,25 +132,30 @@ def hub_reachable(repo_id: str = HUB_MODEL_ID, timeout: float = REACH_TIMEOUT) -
     return result[0]
 
 
-def _from_hub_id(repo_id: str, source: str) -> ModelChoice:
+def _from_hub_id(repo_id: str, source: str, reachable: ReachCheck) -> ModelChoice:
     snapshot = hub_snapshot_dir(repo_id)
     if snapshot is not None:
         if hub_offline():
             return ModelChoice(repo_id, "hub", repo_id, f"{source}キャッシュ済み、HF_HUB_OFFLINE=1")
-        ok, _ = hub_reachable(repo_id)
+        ok, _ = reachable(repo_id)
         if ok:
             return ModelChoice(repo_id, "hub", repo_id, f"{source}キャッシュ済み")
         return ModelChoice(str(snapshot), "hub", repo_id, f"{source}キャッシュ済み、Hub に届かないのでキャッシュから直接")
     if hub_offline():
         return ModelChoice("", "hub", repo_id, "キャッシュになく HF_HUB_OFFLINE=1")
-    ok, why = hub_reachable(repo_id)
+    ok, why = reachable(repo_id)
     if ok:
         return ModelChoice(repo_id, "hub", repo_id, f"{source}Hub からダウンロード")
     return ModelChoice("", "hub", repo_id, f"キャッシュになく Hub にも届かない ({why})")
 
 
-def choose_model() -> ModelChoice:
-    """Decide which model the lessons load, without loading it (see the module docstring)."""
+def choose_model(reachable: ReachCheck | None = None) -> ModelChoice:
+    """Decide which model the lessons load, without loading it (see the module docstring).
+
+    ``reachable`` answers whether the hub serves a repo; by default :func:`hub_reachable` (one
+    bounded attempt). ``jbert doctor`` passes the answer of the attempt it already made.
+    """
+    reachable = reachable or hub_reachable
     wanted = os.environ.get("JBERT_MODEL", "").strip()
     if wanted.lower() == "standin":
         return ModelChoice(str(ensure_standin()), "standin", "standin", "環境変数 JBERT_MODEL=standin")
@@ -162,20 +170,20 @@ def choose_model() -> ModelChoice:
                     f"JBERT_MODEL={wanted} のフォルダに {', '.join(missing)} がありません。"
                     "`jbert prefetch --from <フォルダ>` で確かめてから取り込むか、JBERT_MODEL を外してください。"
                 )
-            return ModelChoice(str(path), "local", path.name, f"JBERT_MODEL={wanted}")
+            return ModelChoice(str(path), "local", str(path), f"JBERT_MODEL={wanted}")
         if not _HUB_ID.match(wanted):
             raise ModelResolutionError(
                 f"JBERT_MODEL={wanted!r} はフォルダでも Hub の id (owner/name) でもありません。"
                 f"例: JBERT_MODEL=standin、JBERT_MODEL={HUB_MODEL_ID}"
             )
-        choice = _from_hub_id(wanted, "JBERT_MODEL で指定、")
+        choice = _from_hub_id(wanted, "JBERT_MODEL で指定、", reachable)
         if not choice.name:
             raise ModelResolutionError(
                 f"JBERT_MODEL={wanted} を読み込めません: {choice.reason}。"
                 "`jbert prefetch` で取得するか、JBERT_MODEL=standin にしてください。"
             )
         return choice
-    choice = _from_hub_id(HUB_MODEL_ID, "")
+    choice = _from_hub_id(HUB_MODEL_ID, "", reachable)
     if choice.name:
         return choice
     return ModelChoice(str(ensure_standin()), "standin", "standin", f"本物のモデルが{choice.reason}")

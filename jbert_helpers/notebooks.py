@@ -44,6 +44,43 @@ def model_env_value(label: str) -> str:
     return "standin" if label == "standin" else label
 
 
+def model_unavailable(label: str) -> str | None:
+    """Why the model called ``label`` cannot be loaded on this machine without the network, or None.
+
+    ``standin`` is always available (it is built on first use); a hub id must be complete in the
+    hub cache (``jbert prefetch``); a folder must exist.
+
+    >>> model_unavailable("standin") is None
+    True
+    """
+    if label == "standin":
+        return None
+    from .models import hub_snapshot_dir
+
+    if Path(label).is_dir() or hub_snapshot_dir(label) is not None:
+        return None
+    return f"stored outputs come from {label}, which is not in this machine's hub cache (jbert prefetch)"
+
+
+def model_revision(label: str) -> str | None:
+    """What exactly ``label`` is here: ``standin-v<N>``, the hub snapshot's commit, or None for a folder.
+
+    Recorded in ``metadata.jbert.revision`` so that a changed model is told apart from a regression.
+
+    >>> from jbert_helpers.standin import STANDIN_VERSION
+    >>> model_revision("standin") == f"standin-v{STANDIN_VERSION}"
+    True
+    """
+    if label == "standin":
+        from .standin import STANDIN_VERSION
+
+        return f"standin-v{STANDIN_VERSION}"
+    from .models import hub_snapshot_dir
+
+    snapshot = None if Path(label).is_dir() else hub_snapshot_dir(label)
+    return snapshot.name if snapshot is not None else None
+
+
 def versions() -> dict[str, str]:
     """Installed versions of :data:`RECORDED_PACKAGES` (``missing`` when not installed)."""
     out = {}
@@ -88,9 +125,9 @@ class RefreshResult:
 def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> RefreshResult:
     """Re-execute ``path`` in a fresh kernel with the model ``model_label`` and store the outputs.
 
-    Cells marked ``# NBVAL_IGNORE_OUTPUT`` keep their stored output when their source did not
-    change (their output varies by nature: timings, memory), so a second refresh with the same
-    model changes nothing.
+    Cells marked ``# NBVAL_IGNORE_OUTPUT`` keep their stored output when neither their source nor
+    the model (label and revision, ``metadata.jbert``) changed — their output varies by nature
+    (timings, memory) — so a second refresh with the same model changes nothing.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -123,14 +160,22 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
     old_code = [c for c in old.cells if c.cell_type == "code"]
     new_code = [c for c in nb.cells if c.cell_type == "code"]
     by_source = {c.source: c for c in old_code}
+    revision = model_revision(model_label)
+    recorded = old.metadata.get("jbert", {})
+    same_model = recorded.get("model") == model_label and recorded.get("revision", revision) == revision
     for cell in new_code:
         cells += 1
         before = by_source.get(cell.source)
-        if before is not None and IGNORE_MARKER in cell.source and before.get("outputs"):
+        if same_model and before is not None and IGNORE_MARKER in cell.source and before.get("outputs"):
             cell.outputs = before.outputs
         if before is None or _comparable(before) != _comparable(cell):
             changed += 1
-    nb.metadata["jbert"] = {"model": model_label, "mecab_dic": "ipadic", "versions": versions()}
+    nb.metadata["jbert"] = {
+        "model": model_label,
+        "revision": revision,
+        "mecab_dic": "ipadic",
+        "versions": versions(),
+    }
     nb.metadata["kernelspec"] = {"name": "jbert", "display_name": "Python 3 (jbert)", "language": "python"}
     text = nbformat.writes(nb) + "\n"
     if text != path.read_text(encoding="utf-8"):

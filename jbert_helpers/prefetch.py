@@ -45,6 +45,7 @@ from pathlib import Path
 
 from .errors import JbertError
 from .models import HUB_MODEL_ID, REQUIRED_FILES, hub_offline, hub_reachable
+from .standin import is_standin
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -100,19 +101,23 @@ def _file_hash(path: Path, algo: str) -> str:
     return h.hexdigest()
 
 
-def etag(path: Path) -> str:
+def etag(path: Path, sha256: str | None = None) -> str:
     """The blob name the hub cache uses for ``path``: sha256 for LFS-stored weights, git sha1 otherwise."""
-    return _file_hash(path, "sha256" if path.name.endswith(_LFS_SUFFIXES) else "sha1")
+    if path.name.endswith(_LFS_SUFFIXES):
+        return sha256 or _file_hash(path, "sha256")
+    return _file_hash(path, "sha1")
 
 
-def content_revision(folder: Path, files: tuple[str, ...] = REQUIRED_FILES) -> str:
+def content_revision(folder: Path, files: tuple[str, ...] = REQUIRED_FILES, digests: dict[str, str] | None = None) -> str:
     """A deterministic 40-hex revision for a folder whose commit is unknown: a hash of its files.
 
     The same files give the same revision on every machine, so importing twice is a no-op.
+    ``digests`` may hold the files' sha256 already computed.
     """
+    digests = digests or {}
     h = hashlib.sha1()
     for name in sorted(files):
-        h.update(f"{name}\0{_file_hash(folder / name, 'sha256')}\n".encode())
+        h.update(f"{name}\0{digests.get(name) or _file_hash(folder / name, 'sha256')}\n".encode())
     return h.hexdigest()
 
 
@@ -193,11 +198,13 @@ def verify_model(folder: Path) -> str:
     try:
         tokenizer = BertJapaneseTokenizer.from_pretrained(str(folder), mecab_kwargs={"mecab_dic": "ipadic"})
         ids = tokenizer(_SAMPLE, return_tensors="pt")
+        bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         try:
             model, info = BertModel.from_pretrained(str(folder), output_loading_info=True)
         finally:
-            hf_logging.enable_progress_bar()
+            if bars:
+                hf_logging.enable_progress_bar()
         model.eval()
         with torch.no_grad():
             out = model(**ids)
@@ -215,7 +222,13 @@ def verify_model(folder: Path) -> str:
     return f"トークナイザと BertModel を読み込めました (語彙 {len(tokenizer.vocab):,}, 出力 {shape})"
 
 
-def _install(folder: Path, repo_id: str, revision: str, cache_dir: Path, work: Path) -> Path:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _install(folder: Path, repo_id: str, revision: str, cache_dir: Path, work: Path, digests: dict[str, str]) -> Path:
     """Write ``folder``'s required files into the hub cache layout; return the snapshot path."""
     repo_dir = repo_folder(repo_id, cache_dir)
     blobs = repo_dir / "blobs"
@@ -226,7 +239,7 @@ def _install(folder: Path, repo_id: str, revision: str, cache_dir: Path, work: P
     staged: dict[str, str] = {}
     for name in REQUIRED_FILES:
         src = folder / name
-        tag = etag(src)
+        tag = etag(src, digests.get(name))
         staged[name] = tag
         if (blobs / tag).is_file() and (blobs / tag).stat().st_size == src.stat().st_size:
             continue
@@ -235,6 +248,7 @@ def _install(folder: Path, repo_id: str, revision: str, cache_dir: Path, work: P
         os.replace(tmp, blobs / tag)  # a blob is content-addressed: harmless until a snapshot uses it
     stage = Path(tempfile.mkdtemp(prefix=".jbert-stage-", dir=snapshots))  # same depth as snapshots/<rev>
     try:
+        stage.chmod(0o777 & ~_umask())  # mkdtemp makes 0700: others sharing the cache must read it
         for name, tag in staged.items():
             link = stage / name
             try:
@@ -289,10 +303,16 @@ def import_model(
             folder, known = locate_model(work / "src")
         else:
             folder, known = locate_model(src)
+        if is_standin(folder):
+            raise PrefetchError(
+                f"{folder} は代役 (stand-in: 重みがランダム) で、本物のモデルではありません。本物のモデルのフォルダを指定するか、"
+                "代役なら `jbert prefetch --standin` を使ってください。"
+            )
         summary = verify_model(folder)
         print(f"[jbert] 確認: {summary}", flush=True)
-        rev = revision or known or content_revision(folder)
-        snapshot = _install(folder, repo_id, rev, cache, work)
+        digests = {n: _file_hash(folder / n, "sha256") for n in REQUIRED_FILES if n.endswith(_LFS_SUFFIXES)}
+        rev = revision or known or content_revision(folder, digests=digests)
+        snapshot = _install(folder, repo_id, rev, cache, work, digests)
     except OSError as e:
         raise PrefetchError(f"取り込みに失敗しました ({e})。ディスクの空き (約 450 MB) と書き込み権限を確かめてください。") from e
     finally:
@@ -331,7 +351,7 @@ def prefetch_hub(repo_id: str = HUB_MODEL_ID, *, cache_dir: str | os.PathLike[st
         snapshot_download(repo_id, revision=sha, allow_patterns=list(REQUIRED_FILES), local_dir=work / "dl")
         print(f"[jbert] 確認: {verify_model(work / 'dl')}", flush=True)
         rev = sha if sha and _COMMIT.match(sha) else content_revision(work / "dl")
-        snapshot = _install(work / "dl", repo_id, rev, cache, work)
+        snapshot = _install(work / "dl", repo_id, rev, cache, work, {})
     except JbertError:
         raise
     except Exception as e:  # noqa: BLE001 (network/hub errors: one clear message)

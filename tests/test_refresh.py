@@ -1,0 +1,82 @@
+"""`jbert refresh`: stores outputs and metadata, counts changed cells, and is idempotent.
+
+Run on a small notebook made in a temporary folder (never on the lessons).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from jbert_helpers.cli import main
+from jbert_helpers.models import HUB_MODEL_ID
+from jbert_helpers.notebooks import RECORDED_PACKAGES, model_revision, model_unavailable, refresh_notebook
+from jbert_helpers.standin import STANDIN_VERSION
+
+
+def _small_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# tiny"),
+        nbformat.v4.new_code_cell('import os\nprint(os.environ["JBERT_MODEL"], os.environ["HF_HUB_OFFLINE"])'),
+        nbformat.v4.new_code_cell("sum(range(10))"),
+        nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\n# 理由: 時刻は実行ごとに違う\nimport time\nprint(time.time_ns())"),
+    ]
+    path.write_text(nbformat.writes(nb), encoding="utf-8")
+    return path
+
+
+def test_refresh_stores_outputs_and_is_idempotent(tmp_path: Path) -> None:
+    path = _small_notebook(tmp_path / "tiny.ipynb")
+    first = refresh_notebook(path, "standin")
+    assert (first.cells, first.changed) == (3, 3)
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == [1, 2, 3]
+    assert code[0].outputs[0]["text"] == "standin 1\n"  # the kernel ran under NOTEBOOK_ENV with the model
+    assert code[1].outputs[0]["data"]["text/plain"] == "45"
+    meta = nb.metadata["jbert"]
+    assert meta["model"] == "standin"
+    assert meta["revision"] == f"standin-v{STANDIN_VERSION}"
+    assert meta["mecab_dic"] == "ipadic"
+    assert set(meta["versions"]) == set(RECORDED_PACKAGES)
+    assert nb.metadata["kernelspec"]["name"] == "jbert"
+    stored = path.read_bytes()
+
+    second = refresh_notebook(path, "standin")
+    assert second.changed == 0  # the timing cell keeps its stored output (same source, same model)
+    assert path.read_bytes() == stored
+    assert str(second) == "tiny.ipynb: 0 / 3 code cells' outputs changed"
+
+    nb.cells[2].source = "sum(range(11))"  # a real change is counted
+    path.write_text(nbformat.writes(nb), encoding="utf-8")
+    third = refresh_notebook(path, "standin")
+    assert third.changed == 1
+    assert nbformat.read(path, as_version=4).cells[2].outputs[0]["data"]["text/plain"] == "55"
+
+
+def test_refresh_command_refuses_a_model_not_available_here(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    path = _small_notebook(tmp_path / "tiny.ipynb")
+    before = path.read_bytes()
+    assert main(["refresh", "--model", HUB_MODEL_ID, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert HUB_MODEL_ID in err and "jbert prefetch" in err
+    assert path.read_bytes() == before
+
+
+def test_refresh_command_names_a_missing_notebook(tmp_path: Path, capsys) -> None:
+    assert main(["refresh", "--model", "standin", str(tmp_path / "nope.ipynb")]) == 2
+    assert "nope.ipynb" in capsys.readouterr().err
+
+
+def test_model_availability_and_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    assert model_unavailable("standin") is None
+    reason = model_unavailable(HUB_MODEL_ID)
+    assert reason is not None and "jbert prefetch" in reason
+    assert model_unavailable(str(tmp_path)) is None  # a folder is taken as it is
+    assert model_revision(HUB_MODEL_ID) is None
+    assert model_revision("standin") == f"standin-v{STANDIN_VERSION}"
