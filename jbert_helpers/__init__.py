@@ -1,6 +1,9 @@
 """jbert_helpers: what the Japanese BERT lessons share, so that the notebooks stay short.
 
-Each public helper's docstring names the lesson that introduces it.
+Each public helper's docstring names the lesson that introduces it. The figure helpers live in
+``jbert_helpers.plots`` (padding, attention cost; 04-12) and ``jbert_helpers.attention``
+(attention maps; 04-18) and are imported from there, so that ``import jbert_helpers`` does not
+load matplotlib.
 """
 
 from .convert import conversion_steps, json_size, nested_shape, to_numpy
@@ -17,7 +20,9 @@ from .exercises import check
 from .invariants import EncodingReport, RowReport, check_encoding
 from .models import HUB_MODEL_ID, ModelChoice, choose_model, resolve_model_name
 from .notebooks import print_versions
+from .params import counted_breakdown, formula_breakdown
 from .standin import ensure_standin, is_standin
+from .wordpiece import trace_wordpiece
 
 __all__ = [
     "HUB_MODEL_ID",
@@ -37,7 +42,9 @@ __all__ = [
     "choose_device",
     "choose_model",
     "conversion_steps",
+    "counted_breakdown",
     "ensure_standin",
+    "formula_breakdown",
     "is_standin",
     "json_size",
     "move_batch",
@@ -45,5 +52,6 @@ __all__ = [
     "print_versions",
     "resolve_model_name",
     "to_numpy",
+    "trace_wordpiece",
 ]
 __version__ = "0.1.0"
