@@ -207,6 +207,7 @@ def build_standin(target: Path) -> Path:
     Deterministic: the same bytes on every machine with the pinned numpy/safetensors. Use
     :func:`ensure_standin` in lessons; this is the building block it calls.
     """
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     vocab = packaged_vocab()
@@ -222,9 +223,16 @@ def build_standin(target: Path) -> Path:
     (target / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2) + "\n")
     (target / "config.json").write_text(json.dumps(REAL_CONFIG, indent=2, sort_keys=True) + "\n")
     tensors = _weights(weight_shapes(), std=float(REAL_CONFIG["initializer_range"]))  # type: ignore[arg-type]
-    save_file(tensors, str(target / "model.safetensors"), metadata={"format": "pt"})
+    weights = target / "model.safetensors"
+    try:
+        save_file(tensors, str(weights), metadata={"format": "pt"})
+    except SafetensorError as e:  # a full disk or a size limit surfaces here, not as an OSError
+        raise OSError(f"model.safetensors を書けません: {e}") from e
     files = {p.name: p.stat().st_size for p in sorted(target.iterdir())}
-    marker = {"version": STANDIN_VERSION, "seed": SEED, "vocab_sha256": VOCAB_SHA256, "files": files}
+    marker = {
+        "version": STANDIN_VERSION, "seed": SEED, "vocab_sha256": VOCAB_SHA256, "files": files,
+        "weights_fingerprint": weights_fingerprint(weights),
+    }
     (target / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return target
 
@@ -232,7 +240,8 @@ def build_standin(target: Path) -> Path:
 def standin_problem(path: Path) -> str | None:
     """Why ``path`` is not a complete stand-in of the current version, or ``None`` if it is.
 
-    A cheap check (marker, version, file sizes) that runs on every warm start.
+    A cheap check (marker, version, file sizes, :func:`weights_fingerprint`) that runs on every
+    warm start.
     """
     marker_file = path / MARKER
     if not marker_file.is_file():
@@ -247,7 +256,47 @@ def standin_problem(path: Path) -> str | None:
         f = path / name
         if not f.is_file() or f.stat().st_size != size:
             return f"{name} が欠けているか大きさが違います"
+    weights = path / "model.safetensors"
+    try:
+        expected = marker.get("weights_fingerprint")
+        if expected is not None and weights_fingerprint(weights) != expected:
+            return "model.safetensors の中身が作成時と違います (壊れています)"
+        if expected is None:  # a marker written before fingerprints: at least the header must parse
+            _safetensors_header(weights)
+    except (OSError, ValueError):
+        return "model.safetensors のヘッダが壊れています"
     return None
+
+
+def _safetensors_header(path: Path) -> bytes:
+    """The 8-byte length and the JSON header of a safetensors file; ValueError if it is not one."""
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) != 8:
+            raise ValueError("too short")
+        n = int.from_bytes(head, "little")
+        if not 2 <= n <= 1 << 24 or n + 8 > path.stat().st_size:
+            raise ValueError(f"header length {n}")
+        header = f.read(n)
+    json.loads(header)  # raises ValueError on garbage
+    return head + header
+
+
+def weights_fingerprint(path: Path, samples: int = 64, chunk: int = 1 << 16) -> str:
+    """sha256 of a safetensors file's header and of ``samples`` chunks spread over its data.
+
+    Reads 4 MB of a 442 MB file (milliseconds), so it runs on every warm start: a garbled header,
+    or any overwritten stretch longer than the gap between samples (7 MB for the stand-in), is
+    caught and the copy rebuilt instead of loading a wrong model. Damage smaller than that may
+    fall between the samples; ``sha256sum model.safetensors`` is the full check.
+    """
+    h = hashlib.sha256(_safetensors_header(path))
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        for i in range(samples):
+            f.seek(max(0, (size - chunk) * i // max(1, samples - 1)))
+            h.update(f.read(chunk))
+    return h.hexdigest()
 
 
 def is_standin(path: str | os.PathLike[str]) -> bool:
@@ -295,6 +344,8 @@ def ensure_standin(root: Path | None = None, *, rebuild: bool = False) -> Path:
         ) from e
     try:
         build_standin(tmp)
+        if not rebuild and standin_problem(final) is None:
+            return final  # another process won the race meanwhile: keep its copy (a kernel may be loading it)
         if final.exists():
             # Move the invalid copy aside first: a rename onto a non-empty directory fails.
             trash = Path(tempfile.mkdtemp(prefix=".standin-build-old-", dir=root))

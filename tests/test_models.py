@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,9 +87,10 @@ def test_half_downloaded_model_is_not_used(tmp_path: Path) -> None:
 
 
 def test_jbert_model_directory(tmp_path: Path) -> None:
-    folder = tmp_path / "my-bert"
-    shutil.copytree(ensure_standin(), folder)
-    (folder / "jbert_standin.json").unlink()
+    folder = tmp_path / "my-bert"  # a model folder of the real files' names (not a stand-in: no marker)
+    folder.mkdir()
+    for name in REQUIRED_FILES:
+        os.symlink(ensure_standin() / name, folder / name)
     out = _choose(tmp_path, JBERT_MODEL=str(folder))
     assert (out["name"], out["kind"], out["label"]) == (str(folder), "local", str(folder))
     (folder / "model.safetensors").unlink()

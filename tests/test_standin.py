@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,7 @@ def test_build_is_deterministic(tmp_path: Path, standin: Path) -> None:
     assert _sha(built / "model.safetensors") == WEIGHTS_SHA256
     for name in ("vocab.txt", "config.json", "tokenizer_config.json", MARKER):
         assert (built / name).read_bytes() == (standin / name).read_bytes(), name
+    shutil.rmtree(built)  # ~440 MB: do not leave it in pytest's kept temp directories
 
 
 def test_a_damaged_copy_is_detected_and_rebuilt(tmp_path: Path) -> None:
@@ -118,3 +120,4 @@ def test_a_damaged_copy_is_detected_and_rebuilt(tmp_path: Path) -> None:
     assert again == path and standin_problem(again) is None
     assert json.loads((again / "config.json").read_text())["num_hidden_layers"] == 12
     assert [p.name for p in root.iterdir() if p.name.startswith(".standin-build")] == []
+    shutil.rmtree(root)

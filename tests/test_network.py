@@ -1,0 +1,199 @@
+"""No network call can hold a lesson up, and nothing from the network runs as code.
+
+The hub is replaced by a local socket (127.0.0.1, an ephemeral port) that accepts connections
+and never answers, or by a host name that cannot resolve (``.invalid``). Each case runs in a
+fresh Python process (as a kernel would: huggingface_hub reads ``HF_HUB_CACHE`` and
+``HF_ENDPOINT`` when it is imported) with ``HF_HUB_OFFLINE`` and ``JBERT_MODEL`` unset and an
+empty hub cache, and times the lesson's own first cell: ``resolve_model_name()`` then the
+tokenizer's and the model's ``from_pretrained``.
+
+Then: weights are loaded from safetensors only, and nothing passes ``trust_remote_code=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jbert_helpers.models import HUB_MODEL_ID
+from jbert_helpers.standin import ensure_standin, is_standin
+
+ROOT = Path(__file__).resolve().parent.parent
+RESOLVE_LIMIT = 5.0  # seconds for resolve_model_name / choose_model
+LESSON_LIMIT = 10.0  # seconds for the whole first cell: resolve + tokenizer + model
+
+FIRST_CELL = """
+import json, time
+out = {}
+try:
+    from jbert_helpers import choose_model
+    if LOAD:  # a kernel has imported these in an earlier cell; only the calls are timed
+        from transformers import BertJapaneseTokenizer, BertModel
+    t1 = time.perf_counter()
+    choice = choose_model()
+    out.update(name=choice.name, kind=choice.kind, reason=choice.reason, banner=choice.banner())
+    out["resolve_s"] = time.perf_counter() - t1
+    if LOAD:
+        t2 = time.perf_counter()
+        BertJapaneseTokenizer.from_pretrained(choice.name, mecab_kwargs={"mecab_dic": "ipadic"})
+        BertModel.from_pretrained(choice.name)
+        out["load_s"] = time.perf_counter() - t2
+except Exception as e:
+    out.update(error=type(e).__name__, message=str(e))
+out["cell_s"] = time.perf_counter() - t1  # the lesson's calls, after the imports
+print("RESULT " + json.dumps(out))
+"""
+
+
+class HangingHub(str):
+    """The endpoint's URL; ``connections`` counts the connections it accepted (and never answered)."""
+
+    held: list[socket.socket]
+
+    @property
+    def connections(self) -> int:
+        return len(self.held)
+
+
+@pytest.fixture
+def hanging_endpoint() -> Iterator[HangingHub]:
+    """http://127.0.0.1:<port>: accepts every connection, reads nothing, answers nothing."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    hub = HangingHub(f"http://127.0.0.1:{server.getsockname()[1]}")
+    hub.held = held
+    yield hub
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def run_first_cell(tmp_path: Path, endpoint: str, *, load: bool = True, **env: str) -> dict:
+    environ = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "JBERT_MODEL", "HF_HOME"}}
+    environ.update(
+        HF_ENDPOINT=endpoint,
+        HF_HUB_CACHE=str(tmp_path / "hub"),
+        HF_HOME=str(tmp_path / "hf-home"),
+        JBERT_CACHE_DIR=str(ensure_standin().parent),  # the session's stand-in, prebuilt
+        **env,
+    )
+    code = f"LOAD = {load}\n" + FIRST_CELL
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    return json.loads(line[-1].removeprefix("RESULT "))
+
+
+@pytest.mark.parametrize("endpoint", ["hanging", "http://nonexistent.invalid"])
+def test_unreachable_hub_gives_the_standin_quickly(tmp_path: Path, hanging_endpoint: HangingHub, endpoint: str) -> None:
+    url = hanging_endpoint if endpoint == "hanging" else endpoint
+    result = run_first_cell(tmp_path, url)
+    if endpoint == "hanging":  # one bounded check by resolve; loading the stand-in never connects
+        assert hanging_endpoint.connections == 1
+    assert "error" not in result, result
+    assert result["kind"] == "standin" and is_standin(result["name"])
+    assert "代役" in result["banner"] and "prefetch" in result["banner"]  # says what and how to get the real one
+    assert result["resolve_s"] < RESOLVE_LIMIT, result
+    assert result["cell_s"] < LESSON_LIMIT, result  # loading the stand-in asks nothing of the network
+
+
+def test_hub_id_not_cached_with_hanging_hub_is_a_clear_error(tmp_path: Path, hanging_endpoint: HangingHub) -> None:
+    result = run_first_cell(tmp_path, hanging_endpoint, load=False, JBERT_MODEL="someone/not-cached-bert")
+    assert result.get("error") == "ModelResolutionError", result
+    assert "JBERT_MODEL=someone/not-cached-bert" in result["message"]
+    assert "prefetch" in result["message"] and "standin" in result["message"]  # the two ways out
+    assert result["cell_s"] < RESOLVE_LIMIT, result
+
+
+def _fake_hub_cache(hub: Path, files: dict[str, Path]) -> Path:
+    """A hub cache holding HUB_MODEL_ID with ``files`` (huggingface_hub's layout, symlinked files)."""
+    repo = hub / ("models--" + HUB_MODEL_ID.replace("/", "--"))
+    commit = "0" * 40
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    for name, source in files.items():
+        (snapshot / name).symlink_to(source)
+    return snapshot
+
+
+def test_cached_real_model_with_hanging_hub_loads_from_the_cache(tmp_path: Path, hanging_endpoint: HangingHub) -> None:
+    standin = ensure_standin()
+    names = ("config.json", "tokenizer_config.json", "vocab.txt", "model.safetensors")
+    snapshot = _fake_hub_cache(tmp_path / "hub", {n: standin / n for n in names})
+    result = run_first_cell(tmp_path, hanging_endpoint)
+    assert "error" not in result, result
+    assert result["kind"] == "hub" and Path(result["name"]) == snapshot  # the directory: no network on load
+    assert hanging_endpoint.connections == 1  # resolve's one check; from_pretrained(directory) asks nothing
+    assert result["resolve_s"] < RESOLVE_LIMIT and result["cell_s"] < LESSON_LIMIT, result
+
+
+# --- safetensors only, no remote code -----------------------------------------------------------------
+def test_a_cache_with_only_pickled_weights_is_not_used(tmp_path: Path) -> None:
+    standin = ensure_standin()
+    files = {n: standin / n for n in ("config.json", "tokenizer_config.json", "vocab.txt")}
+    pickle = tmp_path / "pytorch_model.bin"
+    pickle.write_bytes(b"not loaded")
+    _fake_hub_cache(tmp_path / "hub", {**files, "pytorch_model.bin": pickle})
+    result = run_first_cell(tmp_path, "http://nonexistent.invalid", load=False, HF_HUB_OFFLINE="1")
+    assert result["kind"] == "standin", result  # a pickle (it could run code when unpickled) is never loaded
+
+
+FORBIDDEN = {
+    "trust_remote_code=True": re.compile(r"trust_remote_code\s*=\s*True"),
+    "pytorch_model.bin": re.compile(r"pytorch_model\.bin"),
+    "use_safetensors=False": re.compile(r"use_safetensors\s*=\s*False"),
+    "torch.load(": re.compile(r"torch\.load\s*\("),
+    "pickle.load": re.compile(r"pickle\.loads?\s*\("),
+}
+
+
+def _sources() -> list[Path]:
+    return sorted([*ROOT.glob("jbert_helpers/*.py"), *ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("scripts/*.py")])
+
+
+def test_no_remote_code_and_no_pickled_weights_in_package_and_notebooks() -> None:
+    found = []
+    for path in _sources():
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":  # code cells only: a lesson may *explain* what not to do
+            cells = json.loads(text)["cells"]
+            text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        found += [f"{path.relative_to(ROOT)}: {what}" for what, rx in FORBIDDEN.items() if rx.search(text)]
+    assert found == []
+    assert any(p.suffix == ".py" for p in _sources())
+
+
+def test_standin_holds_only_safetensors_weights() -> None:
+    names = sorted(p.name for p in ensure_standin().iterdir())
+    assert names == ["config.json", "jbert_standin.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"]
+    assert (ensure_standin() / "model.safetensors").read_bytes()[8:9] == b"{"  # a safetensors JSON header
