@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.notebooks import NOTEBOOK_ENV, model_env_value, model_unavailable, recorded_model
+from jbert_helpers.notebooks import NOTEBOOK_ENV, model_unavailable, recorded_model
 
 _recorded = functools.lru_cache(maxsize=None)(recorded_model)
 
@@ -56,4 +56,4 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if path.suffix == ".ipynb":
         label = _recorded(path)
         if label:
-            os.environ["JBERT_MODEL"] = model_env_value(label)
+            os.environ["JBERT_MODEL"] = label  # "standin", a hub id or a folder: what resolve_model_name reads

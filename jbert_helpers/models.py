@@ -205,10 +205,3 @@ def resolve_model_name(*, quiet: bool = False) -> str:
     if not quiet:
         print(choice.banner())
     return choice.name
-
-
-def model_label(name: str) -> str:
-    """How notebook metadata and reports name a model: ``standin``, or the hub id / folder name."""
-    if is_standin(name):
-        return "standin"
-    return name if _HUB_ID.match(name) else Path(name).name

@@ -39,11 +39,6 @@ def recorded_model(path: Path) -> str | None:
     return nb.get("metadata", {}).get("jbert", {}).get("model")
 
 
-def model_env_value(label: str) -> str:
-    """What ``JBERT_MODEL`` must be for a kernel to load the model called ``label``."""
-    return "standin" if label == "standin" else label
-
-
 def model_unavailable(label: str) -> str | None:
     """Why the model called ``label`` cannot be loaded on this machine without the network, or None.
 
@@ -140,7 +135,7 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("execution", None)
-    env = dict(os.environ, **NOTEBOOK_ENV, JBERT_MODEL=model_env_value(model_label))
+    env = dict(os.environ, **NOTEBOOK_ENV, JBERT_MODEL=model_label)
     saved = dict(os.environ)
     os.environ.update(env)
     try:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.notebooks import NOTEBOOK_ENV, model_env_value, recorded_model
+from jbert_helpers.notebooks import NOTEBOOK_ENV, recorded_model
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -74,7 +74,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
     labels = {recorded_model(ROOT / "notebooks" / n) or "standin" for n in NOTEBOOKS}
     assert len(labels) == 1, f"run notebooks recorded with different models separately: {labels}"
     env = dict(os.environ, **NOTEBOOK_ENV, JUPYTER_CONFIG_DIR=str(served.parent / "config"),
-               JBERT_MODEL=model_env_value(labels.pop()))
+               JBERT_MODEL=labels.pop())
     log = (served.parent / "lab.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",

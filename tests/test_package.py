@@ -1,0 +1,27 @@
+"""The package's public surface: every exported name resolves, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import jbert_helpers
+
+
+def test_every_exported_name_resolves() -> None:
+    assert sorted(jbert_helpers.__all__) == sorted(jbert_helpers._EXPORTS)
+    for name in jbert_helpers.__all__:
+        assert getattr(jbert_helpers, name) is not None, name
+
+
+def test_import_loads_neither_torch_nor_matplotlib_nor_the_network() -> None:
+    code = (
+        "import socket, sys\n"
+        "def no_network(*a, **k): raise AssertionError('network at import time')\n"
+        "socket.socket.connect = no_network\n"
+        "import jbert_helpers, jbert_helpers.models, jbert_helpers.standin, jbert_helpers.notebooks\n"
+        "print(sorted(m for m in ('torch', 'matplotlib', 'transformers') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
