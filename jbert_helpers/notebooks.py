@@ -96,10 +96,31 @@ def print_versions() -> None:
         print(f"{name:<12} {version}")
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of the same stream (stdout/stderr) into one, as nbval does.
+
+    How a kernel's prints are cut into stream messages depends on timing; merging them makes the
+    stored notebook the same bytes on every run.
+    """
+    merged: list = []
+    for o in outputs:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and o.get("output_type") == "stream"
+            and last.get("output_type") == "stream"
+            and o.get("name") == last.get("name")
+        ):
+            last["text"] = "".join(last["text"]) + "".join(o["text"])
+        else:
+            merged.append(o)
+    return merged
+
+
 def _comparable(cell: dict) -> list:
     """A cell's outputs as nbval compares them (no execution counts, no metadata)."""
     keep = []
-    for o in cell.get("outputs", []):
+    for o in coalesce_streams([dict(o) for o in cell.get("outputs", [])]):
         o = {k: v for k, v in o.items() if k not in ("execution_count", "metadata")}
         keep.append(o)
     return keep
@@ -144,6 +165,9 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
             record_timing=False, extra_arguments=["--InteractiveShell.xmode=Minimal"],
         )
         client.execute()  # cells tagged raises-exception may raise; any other error stops here
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = coalesce_streams(cell.outputs)
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -80,3 +80,19 @@ def test_model_availability_and_revision(tmp_path: Path, monkeypatch: pytest.Mon
     assert model_unavailable(str(tmp_path)) is None  # a folder is taken as it is
     assert model_revision(HUB_MODEL_ID) is None
     assert model_revision("standin") == f"standin-v{STANDIN_VERSION}"
+
+
+def test_coalesce_streams_merges_only_neighbours_of_the_same_stream() -> None:
+    from jbert_helpers.notebooks import coalesce_streams
+
+    out = coalesce_streams([
+        {"output_type": "stream", "name": "stdout", "text": "a"},
+        {"output_type": "stream", "name": "stdout", "text": ["b\n", "c"]},
+        {"output_type": "stream", "name": "stderr", "text": "w\n"},
+        {"output_type": "stream", "name": "stdout", "text": "d\n"},
+        {"output_type": "execute_result", "data": {"text/plain": "1"}},
+        {"output_type": "stream", "name": "stdout", "text": "e\n"},
+    ])
+    assert [(o.get("name"), o.get("text")) for o in out] == [
+        ("stdout", "ab\nc"), ("stderr", "w\n"), ("stdout", "d\n"), (None, None), ("stdout", "e\n"),
+    ]
