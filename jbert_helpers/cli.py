@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def _cmd_prefetch(args: argparse.Namespace) -> int:
 def _cmd_refresh(args: argparse.Namespace) -> int:
     from .errors import ModelResolutionError
     from .models import choose_model
-    from .notebooks import model_revision, model_unavailable, notebooks_dir, refresh
+    from .notebooks import RefreshError, model_revision, model_unavailable, notebooks_dir, refresh
 
     label = args.model
     if label is None:
@@ -66,7 +67,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.notebooks] or sorted(notebooks_dir().glob("*.ipynb"))
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise ModelResolutionError(f"ノートブックがありません: {', '.join(missing)}")
+        raise RefreshError(f"ノートブックがありません: {', '.join(missing)}")
     revision = model_revision(label)
     print(f"[jbert] refresh: model {label}" + (f" ({revision})" if revision else "") + f", {len(paths)} notebook(s)", flush=True)
     refresh(paths, label)
@@ -127,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     except JbertError as e:
         print(f"jbert: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `jbert doctor | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import JbertError
+
 #: The environment under which notebooks are executed for storing (refresh) and for checking (nbval).
 NOTEBOOK_ENV: dict[str, str] = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers 5 draws "Loading weights" bars on stderr
@@ -23,6 +25,12 @@ NOTEBOOK_ENV: dict[str, str] = {
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     "PYTHONHASHSEED": "0",
 }
+
+
+class RefreshError(JbertError, RuntimeError):
+    """A notebook cannot be refreshed (a cell raised that is not meant to); the message names the cell."""
+
+
 #: Packages whose versions are recorded in ``metadata.jbert.versions``.
 RECORDED_PACKAGES = ("torch", "transformers", "tokenizers", "fugashi", "ipadic", "unidic-lite", "numpy")
 IGNORE_MARKER = "NBVAL_IGNORE_OUTPUT"
@@ -147,6 +155,7 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
     """
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     path = Path(path)
     old = nbformat.read(path, as_version=4)
@@ -164,7 +173,16 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
             nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
             record_timing=False, extra_arguments=["--InteractiveShell.xmode=Minimal"],
         )
-        client.execute()  # cells tagged raises-exception may raise; any other error stops here
+        try:
+            client.execute()  # cells tagged raises-exception may raise; any other error stops here
+        except CellExecutionError as e:
+            failed = [i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+            where = f"cell {failed[-1]}" if failed else "a cell"
+            raise RefreshError(
+                f"{path.name}: {where} raised {e.ename}: {e.evalue}\n"
+                "Fix that cell, or, if the error is what the lesson teaches, give the cell the tag raises-exception. "
+                "Nothing was written."
+            ) from None
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs = coalesce_streams(cell.outputs)

@@ -96,3 +96,16 @@ def test_coalesce_streams_merges_only_neighbours_of_the_same_stream() -> None:
     assert [(o.get("name"), o.get("text")) for o in out] == [
         ("stdout", "ab\nc"), ("stderr", "w\n"), ("stdout", "d\n"), (None, None), ("stdout", "e\n"),
     ]
+
+
+def test_an_unexpected_error_names_the_cell_and_writes_nothing(tmp_path: Path) -> None:
+    from jbert_helpers.notebooks import RefreshError
+
+    path = tmp_path / "bad.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('before')"), nbformat.v4.new_code_cell("1 / 0")]
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+    with pytest.raises(RefreshError, match=r"(?s)bad.ipynb: cell 1 raised ZeroDivisionError.*raises-exception"):
+        refresh_notebook(path, "standin")
+    assert path.read_bytes() == before
