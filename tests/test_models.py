@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,16 +42,9 @@ def _choose(tmp_path: Path, **env: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _fake_hub_cache(hub: Path, files: tuple[str, ...]) -> Path:
-    """A hub cache holding ``files`` of the real model (copied from the stand-in, which has the same names)."""
-    repo = hub / ("models--" + HUB_MODEL_ID.replace("/", "--"))
-    snapshot = repo / "snapshots" / ("0" * 40)
-    snapshot.mkdir(parents=True)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text("0" * 40)
-    for name in files:
-        os.symlink(ensure_standin() / name, snapshot / name)
-    return snapshot
+def _real_files(*names: str) -> dict[str, Path]:
+    """The real model's files by name, taken from the stand-in (it has the same names)."""
+    return {n: ensure_standin() / n for n in (names or REQUIRED_FILES)}
 
 
 def test_standin_when_nothing_is_cached_and_offline(tmp_path: Path) -> None:
@@ -60,28 +54,28 @@ def test_standin_when_nothing_is_cached_and_offline(tmp_path: Path) -> None:
     assert "代役" in out["banner"] and "jbert prefetch" in out["banner"]
 
 
-def test_jbert_model_standin_wins(tmp_path: Path) -> None:
-    _fake_hub_cache(tmp_path / "hub", REQUIRED_FILES)
+def test_jbert_model_standin_wins(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
+    fake_hub_cache(tmp_path / "hub", _real_files())
     out = _choose(tmp_path, JBERT_MODEL="standin")
     assert out["kind"] == "standin" and out["label"] == "standin"
     assert "JBERT_MODEL=standin" in out["reason"]
 
 
-def test_complete_hub_cache_gives_the_hub_id_offline(tmp_path: Path) -> None:
-    _fake_hub_cache(tmp_path / "hub", REQUIRED_FILES)
+def test_complete_hub_cache_gives_the_hub_id_offline(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
+    fake_hub_cache(tmp_path / "hub", _real_files())
     out = _choose(tmp_path)
     assert (out["name"], out["kind"], out["label"]) == (HUB_MODEL_ID, "hub", HUB_MODEL_ID)
 
 
-def test_cached_model_with_unreachable_hub_loads_from_the_snapshot(tmp_path: Path) -> None:
-    snapshot = _fake_hub_cache(tmp_path / "hub", REQUIRED_FILES)
+def test_cached_model_with_unreachable_hub_loads_from_the_snapshot(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
+    snapshot = fake_hub_cache(tmp_path / "hub", _real_files())
     out = _choose(tmp_path, HF_HUB_OFFLINE="", HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens on port 9
     assert Path(out["name"]) == snapshot and out["label"] == HUB_MODEL_ID
     assert out["seconds"] < 5
 
 
-def test_half_downloaded_model_is_not_used(tmp_path: Path) -> None:
-    _fake_hub_cache(tmp_path / "hub", ("config.json", "vocab.txt"))
+def test_half_downloaded_model_is_not_used(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
+    fake_hub_cache(tmp_path / "hub", _real_files("config.json", "vocab.txt"))
     out = _choose(tmp_path)
     assert out["kind"] == "standin"
 
@@ -109,9 +103,9 @@ def test_jbert_model_hub_id_not_cached_offline(tmp_path: Path) -> None:
     assert "someone/some-bert" in out["error"] and "JBERT_MODEL=standin" in out["error"]
 
 
-def test_loading_what_resolve_returns_with_the_books_calls(tmp_path: Path) -> None:
+def test_loading_what_resolve_returns_with_the_books_calls(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
     """Whatever resolve returns loads with BertJapaneseTokenizer / BertModel.from_pretrained, offline."""
-    snapshot = _fake_hub_cache(tmp_path / "hub", REQUIRED_FILES)
+    snapshot = fake_hub_cache(tmp_path / "hub", _real_files())
     code = (
         "from transformers import BertJapaneseTokenizer, BertModel\n"
         "from jbert_helpers import resolve_model_name\n"

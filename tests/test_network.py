@@ -19,12 +19,11 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from jbert_helpers.models import HUB_MODEL_ID
 from jbert_helpers.standin import ensure_standin, is_standin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,23 +132,12 @@ def test_hub_id_not_cached_with_hanging_hub_is_a_clear_error(tmp_path: Path, han
     assert result["cell_s"] < RESOLVE_LIMIT, result
 
 
-def _fake_hub_cache(hub: Path, files: dict[str, Path]) -> Path:
-    """A hub cache holding HUB_MODEL_ID with ``files`` (huggingface_hub's layout, symlinked files)."""
-    repo = hub / ("models--" + HUB_MODEL_ID.replace("/", "--"))
-    commit = "0" * 40
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-    for name, source in files.items():
-        (snapshot / name).symlink_to(source)
-    return snapshot
-
-
-def test_cached_real_model_with_hanging_hub_loads_from_the_cache(tmp_path: Path, hanging_endpoint: HangingHub) -> None:
+def test_cached_real_model_with_hanging_hub_loads_from_the_cache(
+    tmp_path: Path, hanging_endpoint: HangingHub, fake_hub_cache: Callable[..., Path]
+) -> None:
     standin = ensure_standin()
     names = ("config.json", "tokenizer_config.json", "vocab.txt", "model.safetensors")
-    snapshot = _fake_hub_cache(tmp_path / "hub", {n: standin / n for n in names})
+    snapshot = fake_hub_cache(tmp_path / "hub", {n: standin / n for n in names})
     result = run_first_cell(tmp_path, hanging_endpoint)
     assert "error" not in result, result
     assert result["kind"] == "hub" and Path(result["name"]) == snapshot  # the directory: no network on load
@@ -158,12 +146,12 @@ def test_cached_real_model_with_hanging_hub_loads_from_the_cache(tmp_path: Path,
 
 
 # --- safetensors only, no remote code -----------------------------------------------------------------
-def test_a_cache_with_only_pickled_weights_is_not_used(tmp_path: Path) -> None:
+def test_a_cache_with_only_pickled_weights_is_not_used(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
     standin = ensure_standin()
     files = {n: standin / n for n in ("config.json", "tokenizer_config.json", "vocab.txt")}
     pickle = tmp_path / "pytorch_model.bin"
     pickle.write_bytes(b"not loaded")
-    _fake_hub_cache(tmp_path / "hub", {**files, "pytorch_model.bin": pickle})
+    fake_hub_cache(tmp_path / "hub", {**files, "pytorch_model.bin": pickle})
     result = run_first_cell(tmp_path, "http://nonexistent.invalid", load=False, HF_HUB_OFFLINE="1")
     assert result["kind"] == "standin", result  # a pickle (it could run code when unpickled) is never loaded
 
