@@ -10,7 +10,7 @@ N      ?= 20
 # Lessons the real-browser check runs (comma-separated file names in notebooks/).
 BROWSER_NOTEBOOKS ?= 04-13_tensors_and_invariants.ipynb
 
-.PHONY: setup lab test lint unit browser-test browser-test-if-possible flake-check benchmark versions-matrix clean
+.PHONY: setup lab test lint unit audit real-path browser-test browser-test-if-possible flake-check benchmark versions-matrix clean
 
 setup: $(STAMP)
 
@@ -31,8 +31,18 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The whole suite: lint, pytest (unit + nbval), and the real-browser check.
-test: lint unit browser-test-if-possible
+# Weight-independence audit: every notebook on a stand-in with other weights (another seed) against
+# the stored outputs; only cells marked NBVAL_IGNORE_OUTPUT may differ.
+audit: $(STAMP)
+	$(BIN)/python scripts/nbval_variants.py audit
+
+# The real-model path: every notebook with the replica served as the hub model by a fake Hub on
+# 127.0.0.1 (empty cache, resolve_model_name() decides, from_pretrained(hub id) downloads).
+real-path: $(STAMP)
+	$(BIN)/python scripts/nbval_variants.py real-path
+
+# The whole suite: lint, pytest (unit + nbval), the audit, the real-model path, and the real-browser check.
+test: lint unit audit real-path browser-test-if-possible
 
 # The real-browser check needs Chromium with a Japanese and an emoji font. Where they are missing and
 # Debian's apt is there (CI, Binder, a Linux laptop) they are installed; elsewhere the check is reported

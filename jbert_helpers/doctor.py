@@ -172,7 +172,7 @@ def check_hub_cache(repo_id: str = models.HUB_MODEL_ID) -> Check:
     if not missing:
         snap = models.hub_snapshot_dir(repo_id)
         return Check("Hub キャッシュ", "ok", f"{where}: 本物のモデルは揃っています (revision {snap.name[:12] if snap else '?'})")
-    if len(missing) == len(models.REQUIRED_FILES) and not repo_folder(repo_id, where).exists():
+    if len(missing) == len(models.CONFIG_FILES) + 1 and not repo_folder(repo_id, where).exists():
         return Check("Hub キャッシュ", "info", f"{where}: 本物のモデルはありません (代役で学べます)")
     return Check(
         "Hub キャッシュ",

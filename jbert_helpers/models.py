@@ -39,8 +39,14 @@ from .standin import ensure_standin, is_standin
 
 #: The model the book uses (formerly ``cl-tohoku/bert-base-japanese-whole-word-masking``).
 HUB_MODEL_ID = "tohoku-nlp/bert-base-japanese-whole-word-masking"
-#: Files the tokenizer and ``BertModel`` need; weights are loaded from safetensors only.
-REQUIRED_FILES = ("config.json", "tokenizer_config.json", "vocab.txt", "model.safetensors")
+#: Files the tokenizer and the model need besides the weights.
+CONFIG_FILES = ("config.json", "tokenizer_config.json", "vocab.txt")
+#: Weights, in the order transformers prefers them. The Hub's ``main`` serves only ``pytorch_model.bin``
+#: (a PyTorch pickle, which transformers loads with ``torch.load`` with ``weights_only=True``); safetensors
+#: where a copy has them. jbert itself never unpickles anything and never passes ``trust_remote_code``.
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+#: How a missing weights file is named in messages.
+WEIGHTS_LABEL = " または ".join(WEIGHT_FILES)
 #: Total time budget of one reachability check, in seconds.
 REACH_TIMEOUT = 3.0
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -74,23 +80,39 @@ class ModelChoice:
         return f"[jbert] モデル: {self.label}（理由: {self.reason}）"
 
 
-def hub_cache_missing(repo_id: str = HUB_MODEL_ID) -> list[str]:
-    """The required files of ``repo_id`` that are *not* in the local hub cache (no network).
+def folder_missing(folder: Path) -> list[str]:
+    """What a model folder lacks: the :data:`CONFIG_FILES` not there, and :data:`WEIGHTS_LABEL` if
+    neither weights file is. An empty list means the tokenizer and the model can load from it.
 
-    An empty list means the model is complete in the cache.
+    >>> folder_missing(Path("/nonexistent"))
+    ['config.json', 'tokenizer_config.json', 'vocab.txt', 'model.safetensors または pytorch_model.bin']
+    """
+    missing = [f for f in CONFIG_FILES if not (folder / f).is_file()]
+    if not any((folder / w).is_file() for w in WEIGHT_FILES):
+        missing.append(WEIGHTS_LABEL)
+    return missing
+
+
+def hub_cache_missing(repo_id: str = HUB_MODEL_ID) -> list[str]:
+    """What the local hub cache lacks of ``repo_id`` at ``main`` (as :func:`folder_missing`; no network).
+
+    An empty list means the model is complete in the cache: ``from_pretrained(repo_id)`` loads it
+    offline, from ``model.safetensors`` or ``pytorch_model.bin``, whichever ``main`` has.
     """
     from huggingface_hub import try_to_load_from_cache
 
-    missing = []
-    for filename in REQUIRED_FILES:
+    def cached(filename: str) -> bool:
         found = try_to_load_from_cache(repo_id, filename)
-        if not isinstance(found, str) or not os.path.isfile(found):
-            missing.append(filename)
+        return isinstance(found, str) and os.path.isfile(found)
+
+    missing = [f for f in CONFIG_FILES if not cached(f)]
+    if not any(cached(w) for w in WEIGHT_FILES):
+        missing.append(WEIGHTS_LABEL)
     return missing
 
 
 def hub_snapshot_dir(repo_id: str = HUB_MODEL_ID) -> Path | None:
-    """The cached snapshot directory of ``repo_id`` if it holds every required file, else None."""
+    """The cached snapshot directory of ``repo_id`` at ``main`` if the model is complete there, else None."""
     from huggingface_hub import try_to_load_from_cache
 
     if hub_cache_missing(repo_id):
@@ -164,7 +186,7 @@ def choose_model(reachable: ReachCheck | None = None) -> ModelChoice:
         if path.is_dir():
             if is_standin(path):
                 return ModelChoice(str(path), "standin", "standin", f"JBERT_MODEL={wanted}")
-            missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
+            missing = folder_missing(path)
             if missing:
                 raise ModelResolutionError(
                     f"JBERT_MODEL={wanted} のフォルダに {', '.join(missing)} がありません。"

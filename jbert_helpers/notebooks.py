@@ -23,7 +23,9 @@ NOTEBOOK_ENV: dict[str, str] = {
     "TOKENIZERS_PARALLELISM": "false",
     "JBERT_DEVICE": "cpu",  # stored outputs print the device: keep it the same on every machine
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    "PYTHONHASHSEED": "0",
+    "PYTHONHASHSEED": "0",  # transformers' LOAD REPORT lists keys in set (hash) order
+    "COLUMNS": "80",  # ... in a table whose columns depend on the terminal width
+    "DISABLE_SAFETENSORS_CONVERSION": "1",  # no background download thread writing into a later cell
 }
 
 

@@ -2,11 +2,16 @@
 
 Three ways, one result (the Hugging Face hub cache, or the stand-in cache):
 
-* :func:`prefetch_hub` downloads the files the lessons need (:data:`~jbert_helpers.models.REQUIRED_FILES`)
-  when the hub is reachable, with progress bars;
+* :func:`prefetch_hub` downloads what the Hub's ``main`` has of the files the lessons need
+  (:data:`~jbert_helpers.models.CONFIG_FILES` and the weights, ``model.safetensors`` if ``main`` has
+  it, else ``pytorch_model.bin`` — the real repo serves only the latter), pinned to the commit the
+  Hub names, straight into the cache with ``snapshot_download``; ``refs/main`` is written only after
+  the tokenizer and ``BertModel`` loaded from the download;
 * :func:`import_model` imports a folder or an archive (``.tar``, ``.tar.gz``, ``.tgz``, ``.zip``) a
-  teacher copied from another machine (``jbert prefetch --from PATH``), after checking that every
-  required file is there and that ``BertJapaneseTokenizer`` and ``BertModel`` load from it;
+  teacher copied from another machine (``jbert prefetch --from PATH``) — a plain model folder, or a
+  hub cache as transformers leaves it (``refs/main`` → a snapshot with ``pytorch_model.bin``, and the
+  conversion bot's ``refs/pr/N`` with ``model.safetensors``) — after checking that the tokenizer and
+  ``BertModel`` load from it;
 * ``jbert prefetch --standin`` materialises the offline stand-in (:func:`jbert_helpers.standin.ensure_standin`).
 
 huggingface_hub has no public "import into the cache" call, so :func:`import_model` writes the
@@ -17,8 +22,8 @@ documented cache layout itself (https://huggingface.co/docs/hub/local-cache)::
         snapshots/<revision>/<file>       relative symlinks ../../blobs/<etag> (copies if symlinks fail)
         refs/main                         the revision
 
-The revision is the source's own commit hash when the source is a copied snapshot folder
-(``…/snapshots/<40 hex>``), else a deterministic hash of the files' contents. Nothing half-written
+The revision is the source's own commit hash when the source is a copied snapshot (``…/snapshots/<40 hex>``
+or a cache with ``refs/main``), else a deterministic hash of the files' contents. Nothing half-written
 is ever visible: files are checked and loaded before anything is written, the snapshot is staged
 in a temporary folder and renamed into place, and ``refs/main`` is replaced last. Introduced for
 teachers (docs/teachers.md), not in a lesson.
@@ -44,8 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import JbertError
-from .models import HUB_MODEL_ID, REQUIRED_FILES, hub_offline, hub_reachable
-from .standin import is_standin
+from .models import CONFIG_FILES, HUB_MODEL_ID, WEIGHT_FILES, folder_missing, hub_offline, hub_reachable
+from .standin import HEAD_KEYS, is_standin, sha256_file
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -91,10 +96,10 @@ def repo_folder(repo_id: str, cache_dir: Path | None = None) -> Path:
     return base / ("models--" + repo_id.replace("/", "--"))
 
 
-def _file_hash(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
-    if algo == "sha1":  # git blob id: what the hub reports as the etag of a non-LFS file
-        h.update(b"blob %d\0" % path.stat().st_size)
+def _git_blob_sha1(path: Path) -> str:
+    """The git blob id of a file: what the hub reports as the etag of a non-LFS file."""
+    h = hashlib.sha1()
+    h.update(b"blob %d\0" % path.stat().st_size)
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -104,11 +109,16 @@ def _file_hash(path: Path, algo: str) -> str:
 def etag(path: Path, sha256: str | None = None) -> str:
     """The blob name the hub cache uses for ``path``: sha256 for LFS-stored weights, git sha1 otherwise."""
     if path.name.endswith(_LFS_SUFFIXES):
-        return sha256 or _file_hash(path, "sha256")
-    return _file_hash(path, "sha1")
+        return sha256 or sha256_file(path)
+    return _git_blob_sha1(path)
 
 
-def content_revision(folder: Path, files: tuple[str, ...] = REQUIRED_FILES, digests: dict[str, str] | None = None) -> str:
+def model_files(folder: Path) -> tuple[str, ...]:
+    """The files of ``folder`` that make the model: :data:`CONFIG_FILES` and whichever weights it has."""
+    return (*CONFIG_FILES, *(w for w in WEIGHT_FILES if (folder / w).is_file()))
+
+
+def content_revision(folder: Path, files: tuple[str, ...] | None = None, digests: dict[str, str] | None = None) -> str:
     """A deterministic 40-hex revision for a folder whose commit is unknown: a hash of its files.
 
     The same files give the same revision on every machine, so importing twice is a no-op.
@@ -116,14 +126,9 @@ def content_revision(folder: Path, files: tuple[str, ...] = REQUIRED_FILES, dige
     """
     digests = digests or {}
     h = hashlib.sha1()
-    for name in sorted(files):
-        h.update(f"{name}\0{digests.get(name) or _file_hash(folder / name, 'sha256')}\n".encode())
+    for name in sorted(files or model_files(folder)):
+        h.update(f"{name}\0{digests.get(name) or sha256_file(folder / name)}\n".encode())
     return h.hexdigest()
-
-
-def missing_files(folder: Path) -> list[str]:
-    """The required files (:data:`~jbert_helpers.models.REQUIRED_FILES`) that ``folder`` lacks."""
-    return [f for f in REQUIRED_FILES if not (folder / f).is_file()]
 
 
 def _is_archive(path: Path) -> bool:
@@ -152,74 +157,128 @@ def _extract(archive: Path, dest: Path) -> None:
         ) from e
 
 
-def locate_model(source: Path) -> tuple[Path, str | None]:
-    """Find the model folder inside ``source`` and its commit if known: ``(folder, revision)``.
+@dataclass(frozen=True)
+class ModelSource:
+    """A model found inside what the teacher copied: where each file is, and the commit if known."""
+
+    folder: Path
+    revision: str | None
+    files: dict[str, Path]
+
+
+def _conversion_weights(repo: Path) -> Path | None:
+    """``model.safetensors`` of the conversion bot's revision in a copied cache (``refs/pr/N``), if any."""
+    for ref in sorted((repo / "refs" / "pr").glob("*")):
+        rev = ref.read_text().strip() if ref.is_file() else ""
+        candidate = repo / "snapshots" / rev / "model.safetensors"
+        if rev and candidate.is_file():
+            return candidate
+    return None
+
+
+def locate_model(source: Path) -> ModelSource:
+    """Find the model inside ``source``: its folder, its commit if known, and its files.
 
     Accepts a folder holding the files, a copied snapshot (``…/snapshots/<hash>``), a copied
-    ``models--owner--name`` folder or hub cache, or any folder with exactly one of those below it.
+    ``models--owner--name`` folder or hub cache — including one filled by transformers itself, whose
+    ``main`` has ``pytorch_model.bin`` and whose ``refs/pr/N`` has the converted ``model.safetensors``
+    (used when ``main`` has no weights) — or any folder with exactly one of those below it.
     """
+    repo: Path | None = None
     if source.name and _COMMIT.match(source.name) and source.parent.name == "snapshots":
-        return source, source.name
-    refs = source / "refs" / "main"
-    if refs.is_file():
-        rev = refs.read_text().strip()
-        if (source / "snapshots" / rev).is_dir():
-            return source / "snapshots" / rev, rev if _COMMIT.match(rev) else None
-    if (source / "config.json").is_file():
-        return source, None
-    candidates = sorted(p.parent for p in source.rglob("config.json") if ".cache" not in p.parts)
-    if len(candidates) == 1:
-        return locate_model(candidates[0])
-    if not candidates:
-        return source, None  # reported as "files missing" by the caller
-    listing = ", ".join(str(c.relative_to(source)) for c in candidates[:5])
-    raise PrefetchError(
-        f"{source} の中にモデルらしいフォルダが複数あります ({listing})。どれか 1 つを --from に指定してください。"
-    )
-
-
-def verify_model(folder: Path) -> str:
-    """Check that ``folder`` holds every required file and that the tokenizer and model load from it.
-
-    Returns a one-line summary; raises :class:`PrefetchError` naming what is wrong and the fix.
-    """
-    missing = missing_files(folder)
-    if missing:
+        folder, rev, repo = source, source.name, source.parent.parent
+    elif (source / "refs" / "main").is_file() and (
+        source / "snapshots" / (main := (source / "refs" / "main").read_text().strip())
+    ).is_dir():
+        folder, rev, repo = source / "snapshots" / main, (main if _COMMIT.match(main) else None), source
+    elif (source / "config.json").is_file():
+        folder, rev = source, None
+    else:
+        repos = {p.parent.parent for p in source.rglob("refs/main")}  # copied caches
+        folders = {p.parent for p in source.rglob("config.json") if not any(r in p.parents for r in repos)}
+        candidates = sorted(c for c in repos | folders if ".cache" not in c.relative_to(source).parts)
+        if len(candidates) == 1:
+            return locate_model(candidates[0])
+        if not candidates:
+            return ModelSource(source, None, {})  # reported as "files missing" by the caller
+        listing = ", ".join(str(c.relative_to(source)) for c in candidates[:5])
         raise PrefetchError(
-            f"{folder} に必要なファイルがありません: {', '.join(missing)}。"
-            f"必要なのは {', '.join(REQUIRED_FILES)} です。接続できる機械で `jbert prefetch` を実行し、"
-            "そのモデルのフォルダ (snapshots/<revision>) を丸ごとコピーし直してください。\n"
-            f"Missing required files: {', '.join(missing)}; copy the whole snapshot folder again."
+            f"{source} の中にモデルらしいフォルダが複数あります ({listing})。どれか 1 つを --from に指定してください。"
         )
-    import torch
+    files = {name: folder / name for name in model_files(folder)}
+    if not any(w in files for w in WEIGHT_FILES) and repo is not None:
+        converted = _conversion_weights(repo)
+        if converted is not None:
+            files["model.safetensors"] = converted
+    return ModelSource(folder, rev, files)
+
+
+def _load_quietly(folder: Path) -> tuple[object, dict, object]:
+    """Load the tokenizer and ``BertModel`` from ``folder`` without transformers' bars and LOAD REPORT."""
     from transformers import BertJapaneseTokenizer, BertModel
     from transformers.utils import logging as hf_logging
 
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # the report is checked below, and explained in lesson 04-14
     try:
         tokenizer = BertJapaneseTokenizer.from_pretrained(str(folder), mecab_kwargs={"mecab_dic": "ipadic"})
-        ids = tokenizer(_SAMPLE, return_tensors="pt")
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
-        try:
-            model, info = BertModel.from_pretrained(str(folder), output_loading_info=True)
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
-        model.eval()
+        model, info = BertModel.from_pretrained(str(folder), output_loading_info=True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+    return tokenizer, info, model
+
+
+def verify_model(folder: Path) -> str:
+    """Check that ``folder`` holds the model files and that the tokenizer and model load from it.
+
+    The only weights ``BertModel`` may leave unused are the pre-training heads
+    (:data:`~jbert_helpers.standin.HEAD_KEYS`); none may be missing. Returns a one-line summary;
+    raises :class:`PrefetchError` naming what is wrong and the fix.
+    """
+    missing = folder_missing(folder)
+    if missing:
+        raise PrefetchError(
+            f"{folder} に必要なファイルがありません: {', '.join(missing)}。"
+            f"必要なのは {', '.join(CONFIG_FILES)} と重み ({' か '.join(WEIGHT_FILES)}) です。接続できる機械で "
+            "`jbert prefetch` を実行し、そのモデルのフォルダ (models--… ごと、または snapshots/<revision>) を"
+            "丸ごとコピーし直してください。\n"
+            f"Missing required files: {', '.join(missing)}; copy the whole model folder again."
+        )
+    import torch
+
+    try:
+        tokenizer, info, model = _load_quietly(folder)
+        ids = tokenizer(_SAMPLE, return_tensors="pt")  # type: ignore[operator]
+        model.eval()  # type: ignore[attr-defined]
         with torch.no_grad():
-            out = model(**ids)
+            out = model(**ids)  # type: ignore[operator]
     except Exception as e:  # noqa: BLE001 (whatever fails, the folder is unusable: say so)
         raise PrefetchError(
             f"{folder} のモデルを読み込めません ({type(e).__name__}: {e})。ファイルが壊れているか途中までしか"
             "コピーされていません。コピーし直してください。 / The model in this folder does not load; copy it again."
         ) from e
     if info.get("missing_keys"):
+        missing_keys = sorted(info["missing_keys"])
         raise PrefetchError(
-            f"{folder} の重みに足りないものがあります ({len(info['missing_keys'])} 個、例: {info['missing_keys'][0]})。"
+            f"{folder} の重みに足りないものがあります ({len(missing_keys)} 個、例: {missing_keys[0]})。"
             "別のモデルの重みではないか確かめてください。"
         )
+    foreign = sorted(set(info.get("unexpected_keys", ())) - set(HEAD_KEYS))
+    if foreign:
+        raise PrefetchError(
+            f"{folder} の重みに BertModel の知らないものがあります ({len(foreign)} 個、例: {foreign[0]})。"
+            "別のモデルの重みではないか確かめてください。"
+        )
+    heads = len(info.get("unexpected_keys", ()))
     shape = tuple(out.last_hidden_state.shape)
-    return f"トークナイザと BertModel を読み込めました (語彙 {len(tokenizer.vocab):,}, 出力 {shape})"
+    return (
+        f"トークナイザと BertModel を読み込めました (語彙 {len(tokenizer.vocab):,}, 出力 {shape}"  # type: ignore[attr-defined]
+        + (f"; 事前学習ヘッドの重み {heads} 個は BertModel では使いません" if heads else "")
+        + ")"
+    )
 
 
 def _umask() -> int:
@@ -228,8 +287,8 @@ def _umask() -> int:
     return mask
 
 
-def _install(folder: Path, repo_id: str, revision: str, cache_dir: Path, work: Path, digests: dict[str, str]) -> Path:
-    """Write ``folder``'s required files into the hub cache layout; return the snapshot path."""
+def _install(files: dict[str, Path], repo_id: str, revision: str, cache_dir: Path, work: Path, digests: dict[str, str]) -> Path:
+    """Write ``files`` (name → source) into the hub cache layout; return the snapshot path."""
     repo_dir = repo_folder(repo_id, cache_dir)
     blobs = repo_dir / "blobs"
     snapshots = repo_dir / "snapshots"
@@ -237,9 +296,8 @@ def _install(folder: Path, repo_id: str, revision: str, cache_dir: Path, work: P
     for d in (blobs, snapshots, refs):
         d.mkdir(parents=True, exist_ok=True)
     staged: dict[str, str] = {}
-    for name in REQUIRED_FILES:
-        src = folder / name
-        tag = etag(src, digests.get(name))
+    for name, src in files.items():
+        tag = etag(src, digests.get(name))  # src.name == name (converted weights keep their name)
         staged[name] = tag
         if (blobs / tag).is_file() and (blobs / tag).stat().st_size == src.stat().st_size:
             continue
@@ -262,10 +320,16 @@ def _install(folder: Path, repo_id: str, revision: str, cache_dir: Path, work: P
         os.rename(stage, final)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    ref_tmp = refs / f".main-{os.getpid()}"
-    ref_tmp.write_text(revision)
-    os.replace(ref_tmp, refs / "main")
+    _write_ref(refs / "main", revision)
     return final
+
+
+def _write_ref(ref: Path, revision: str) -> None:
+    """Point ``ref`` at ``revision`` atomically (a reader sees the old or the new commit, never half)."""
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ref.parent / f".{ref.name}-{os.getpid()}"
+    tmp.write_text(revision)
+    os.replace(tmp, ref)
 
 
 def import_model(
@@ -300,32 +364,46 @@ def import_model(
     try:
         if _is_archive(src):
             _extract(src, work / "src")
-            folder, known = locate_model(work / "src")
+            found = locate_model(work / "src")
         else:
-            folder, known = locate_model(src)
-        if is_standin(folder):
+            found = locate_model(src)
+        if is_standin(found.folder):
             raise PrefetchError(
-                f"{folder} は代役 (stand-in: 重みがランダム) で、本物のモデルではありません。本物のモデルのフォルダを指定するか、"
+                f"{found.folder} は代役 (stand-in: 重みがランダム) で、本物のモデルではありません。本物のモデルのフォルダを指定するか、"
                 "代役なら `jbert prefetch --standin` を使ってください。"
             )
-        summary = verify_model(folder)
+        check_dir = found.folder
+        if any(path.parent != found.folder for path in found.files.values()):  # weights from refs/pr/N
+            check_dir = work / "check"
+            check_dir.mkdir()
+            for name, path in found.files.items():
+                (check_dir / name).symlink_to(path.resolve())
+        summary = verify_model(check_dir)
         print(f"[jbert] 確認: {summary}", flush=True)
-        digests = {n: _file_hash(folder / n, "sha256") for n in REQUIRED_FILES if n.endswith(_LFS_SUFFIXES)}
-        rev = revision or known or content_revision(folder, digests=digests)
-        snapshot = _install(folder, repo_id, rev, cache, work, digests)
+        digests = {n: sha256_file(p) for n, p in found.files.items() if n.endswith(_LFS_SUFFIXES)}
+        rev = revision or found.revision or content_revision(check_dir, tuple(found.files), digests)
+        snapshot = _install(found.files, repo_id, rev, cache, work, digests)
     except OSError as e:
         raise PrefetchError(f"取り込みに失敗しました ({e})。ディスクの空き (約 450 MB) と書き込み権限を確かめてください。") from e
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return ImportResult(repo_id, rev, snapshot, REQUIRED_FILES)
+    return ImportResult(repo_id, rev, snapshot, tuple(found.files))
+
+
+def _endpoint() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.ENDPOINT)
 
 
 def prefetch_hub(repo_id: str = HUB_MODEL_ID, *, cache_dir: str | os.PathLike[str] | None = None) -> ImportResult:
-    """Download the required files of ``repo_id`` from the hub and install them into the cache.
+    """Download what ``repo_id``'s ``main`` has of the lesson files into the hub cache, pinned to one commit.
 
-    Checks reachability first (≤ 3 s), so an unreachable hub fails at once with the offline
-    recipe instead of retrying for minutes. Downloads into a temporary folder inside the cache,
-    verifies, then installs exactly like :func:`import_model`.
+    Checks reachability first (≤ 3 s), so an unreachable hub fails at once with the offline recipe
+    instead of retrying for minutes. Asks the Hub which files ``main`` has (the real repo has
+    ``pytorch_model.bin`` and no ``model.safetensors``), downloads the config files and those weights
+    with ``snapshot_download`` at the commit it named, loads them, and only then points ``refs/main``
+    at that commit. A failed or cut download leaves ``refs/main`` as it was and removes the new snapshot.
     """
     if hub_offline():
         raise PrefetchError(
@@ -335,7 +413,7 @@ def prefetch_hub(repo_id: str = HUB_MODEL_ID, *, cache_dir: str | os.PathLike[st
     ok, why = hub_reachable(repo_id)
     if not ok:
         raise PrefetchError(
-            f"Hub ({os.environ.get('HF_ENDPOINT', 'https://huggingface.co')}) に届きません ({why})。"
+            f"Hub ({_endpoint()}) に届きません ({why})。"
             "接続できる機械で `jbert prefetch` を実行し、キャッシュのフォルダ "
             f"({repo_folder(repo_id).name}) をコピーして、ここで `jbert prefetch --from <そのフォルダ>`。"
             " 代役だけなら `jbert prefetch --standin`。"
@@ -343,22 +421,33 @@ def prefetch_hub(repo_id: str = HUB_MODEL_ID, *, cache_dir: str | os.PathLike[st
     from huggingface_hub import HfApi, snapshot_download
 
     cache = Path(cache_dir) if cache_dir is not None else hub_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".jbert-download-", dir=cache))
+    snapshot: Path | None = None
+    existed = False
     try:
-        sha = HfApi().model_info(repo_id).sha
-        print(f"[jbert] ダウンロード: {repo_id} (revision {str(sha)[:12]}) {', '.join(REQUIRED_FILES)}", flush=True)
-        snapshot_download(repo_id, revision=sha, allow_patterns=list(REQUIRED_FILES), local_dir=work / "dl")
-        print(f"[jbert] 確認: {verify_model(work / 'dl')}", flush=True)
-        rev = sha if sha and _COMMIT.match(sha) else content_revision(work / "dl")
-        snapshot = _install(work / "dl", repo_id, rev, cache, work, {})
-    except JbertError:
-        raise
-    except Exception as e:  # noqa: BLE001 (network/hub errors: one clear message)
+        info = HfApi().model_info(repo_id, revision="main")
+        sha = str(info.sha or "")
+        names = {s.rfilename for s in info.siblings or []}
+        weights = next((w for w in WEIGHT_FILES if w in names), None)
+        lacking = [f for f in CONFIG_FILES if f not in names] + ([] if weights else [" か ".join(WEIGHT_FILES)])
+        if lacking or not _COMMIT.match(sha):
+            raise PrefetchError(
+                f"Hub の {repo_id} (main) に必要なファイルがありません: {', '.join(lacking) or 'commit'}。"
+                "リポジトリ名 (--repo) を確かめてください。"
+            )
+        files = (*CONFIG_FILES, str(weights))
+        snapshot = repo_folder(repo_id, cache) / "snapshots" / sha
+        existed = snapshot.exists()
+        print(f"[jbert] ダウンロード: {repo_id} (revision {sha[:12]}) {', '.join(files)}", flush=True)
+        folder = Path(snapshot_download(repo_id, revision=sha, allow_patterns=list(files), cache_dir=cache))
+        print(f"[jbert] 確認: {verify_model(folder)}", flush=True)
+        _write_ref(repo_folder(repo_id, cache) / "refs" / "main", sha)
+    except Exception as e:
+        if snapshot is not None and not existed:
+            shutil.rmtree(snapshot, ignore_errors=True)  # blobs stay: content-addressed, reused by a retry
+        if isinstance(e, JbertError):
+            raise
         raise PrefetchError(
-            f"ダウンロードに失敗しました ({type(e).__name__}: {e})。もう一度 `jbert prefetch` を実行してください"
-            " (途中のファイルは残りません)。"
+            f"ダウンロードに失敗しました ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})。"
+            "もう一度 `jbert prefetch` を実行してください (途中のファイルは使われません)。"
         ) from e
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return ImportResult(repo_id, rev, snapshot, REQUIRED_FILES)
+    return ImportResult(repo_id, sha, folder, files)

@@ -1,24 +1,34 @@
-"""The offline stand-in: the real tokenizer and vocabulary, the real architecture, random weights.
+"""The offline stand-in: a replica of the Hub's artifact with the real tokenizer and random weights.
 
 The Hugging Face Hub is not always reachable (a classroom without internet, a CI job). The lessons
-then load a *stand-in* through exactly the same ``from_pretrained`` calls:
+then load a *stand-in* through exactly the same ``from_pretrained`` calls. It copies the Hub repo
+``tohoku-nlp/bert-base-japanese-whole-word-masking`` as its ``main`` revision serves it, so that
+everything a learner with the real model sees is exercised offline:
 
-* the tokenizer is a real ``BertJapaneseTokenizer`` (MeCab words, then WordPiece) over the real
-  model's 32,000-entry vocabulary, so tokens **and ids** are the real ones;
-* the model is a ``BertModel`` with the real configuration (12 layers, hidden 768, 12 heads, …),
-  so shapes, ``print(model.config)`` and the parameter count are the real ones; only the weights
-  are made up (seeded, uniformly random with the BERT initialiser's standard deviation 0.02).
+* the same files: ``config.json`` (479 bytes, with ``"architectures": ["BertForMaskedLM"]`` and
+  ``"tokenizer_class": "BertJapaneseTokenizer"``), ``tokenizer_config.json`` (120 bytes: MeCab then
+  WordPiece, no dictionary pinned), ``vocab.txt`` (the real 32,000 entries, so tokens **and ids**
+  are the real ones) and ``pytorch_model.bin`` — the sizes the reference notebook's download log shows;
+* the same checkpoint keys: a *pre-training* checkpoint, ``bert.*`` plus the masked-LM head
+  (``cls.predictions.*``, its decoder tied to the word embeddings) and the next-sentence head
+  (``cls.seq_relationship.*``). ``BertModel.from_pretrained`` therefore prints transformers'
+  ``BertModel LOAD REPORT`` listing those 8 keys as UNEXPECTED, exactly as with the real model;
+  ``BertForMaskedLM`` and ``BertForPreTraining`` load from it too;
+* :func:`build_conversion_safetensors` writes the ``model.safetensors`` that the Hub's conversion
+  bot puts on its pull-request revision (``refs/pr/1``), which transformers fetches in the background.
 
-It is materialised once per user in a cache directory (``JBERT_CACHE_DIR`` or platformdirs'
-user cache dir), atomically: it is built in a temporary directory beside the target and renamed
-into place, so a kernel never sees half a model. Introduced in lesson 04-03.
+Only the weights are made up: seeded, uniformly random with the BERT initialiser's standard
+deviation 0.02 (``JBERT_STANDIN_SEED`` picks another seed, for the weight-independence audit).
+It is materialised once per user in a cache directory (``JBERT_CACHE_DIR`` or platformdirs' user
+cache dir), atomically: it is built in a temporary directory beside the target and renamed into
+place, so a kernel never sees half a model. Introduced in lesson 04-03.
 
 Example::
 
     >>> from jbert_helpers.standin import ensure_standin
     >>> path = ensure_standin()          # doctest: +SKIP
     >>> sorted(p.name for p in path.iterdir())  # doctest: +SKIP
-    ['config.json', 'jbert_standin.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.txt']
+    ['config.json', 'jbert_standin.json', 'pytorch_model.bin', 'tokenizer_config.json', 'vocab.txt']
 """
 
 from __future__ import annotations
@@ -38,16 +48,26 @@ import numpy as np
 from .errors import StandinError
 
 #: Bump when the files the stand-in consists of change; a cached copy of another version is rebuilt.
-STANDIN_VERSION = 1
+STANDIN_VERSION = 2
 #: sha256 of the packaged vocabulary (``jbert_helpers/data/vocab.txt``, see VOCAB_LICENSE.md there).
 VOCAB_SHA256 = "aa7b969239a2d4a0b9a5941a44df5800367a857f9a927194a78b38d5a1005619"
 #: The marker written last into a complete stand-in directory.
 MARKER = "jbert_standin.json"
-#: Seed of the weights: the same bytes on every machine with the pinned numpy.
+#: Seed of the weights: the same bytes on every machine with the pinned numpy and torch.
 SEED = 20190101
-#: The real model's configuration (``config.json`` of tohoku-nlp/bert-base-japanese-whole-word-masking).
-REAL_CONFIG: dict[str, object] = {
-    "architectures": ["BertModel"],
+#: Environment variable that picks another seed (the weight-independence audit, ``make audit``).
+SEED_ENV = "JBERT_STANDIN_SEED"
+#: The weights file of the Hub's ``main`` revision (a PyTorch pickle, loaded by transformers with
+#: ``torch.load`` with ``weights_only=True``; jbert never unpickles it itself).
+WEIGHTS_NAME = "pytorch_model.bin"
+#: The weights file the conversion bot adds on its pull-request revision.
+SAFE_WEIGHTS_NAME = "model.safetensors"
+#: The files of the Hub's ``main`` revision that the lessons use, in the stand-in as on the Hub.
+HUB_FILES = ("config.json", "tokenizer_config.json", "vocab.txt", WEIGHTS_NAME)
+#: ``config.json`` of tohoku-nlp/bert-base-japanese-whole-word-masking (written with ``indent=2`` and a
+#: final newline: 479 bytes, the size in the reference notebook's download log).
+HUB_CONFIG: dict[str, object] = {
+    "architectures": ["BertForMaskedLM"],
     "attention_probs_dropout_prob": 0.1,
     "hidden_act": "gelu",
     "hidden_dropout_prob": 0.1,
@@ -60,17 +80,31 @@ REAL_CONFIG: dict[str, object] = {
     "num_attention_heads": 12,
     "num_hidden_layers": 12,
     "pad_token_id": 0,
+    "tokenizer_class": "BertJapaneseTokenizer",
     "type_vocab_size": 2,
     "vocab_size": 32000,
 }
-#: The real model's tokenizer settings: MeCab, then WordPiece; no dictionary pinned (as on the hub).
-TOKENIZER_CONFIG: dict[str, object] = {
+#: ``tokenizer_config.json`` of the Hub repo (one line, 120 bytes): MeCab, then WordPiece; no
+#: dictionary pinned, so transformers' default dictionary applies unless a lesson names one.
+HUB_TOKENIZER_CONFIG: dict[str, object] = {
     "do_lower_case": False,
     "word_tokenizer_type": "mecab",
     "subword_tokenizer_type": "wordpiece",
     "model_max_length": 512,
-    "tokenizer_class": "BertJapaneseTokenizer",
 }
+#: The pre-training heads' keys, which ``BertModel`` does not use (its LOAD REPORT lists them).
+HEAD_KEYS = (
+    "cls.predictions.bias",
+    "cls.predictions.transform.dense.weight",
+    "cls.predictions.transform.dense.bias",
+    "cls.predictions.transform.LayerNorm.weight",
+    "cls.predictions.transform.LayerNorm.bias",
+    "cls.predictions.decoder.weight",
+    "cls.seq_relationship.weight",
+    "cls.seq_relationship.bias",
+)
+#: The masked-LM decoder shares its matrix with the word embeddings (weight tying).
+TIED = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight"}
 _STALE_BUILD_SECONDS = 600
 
 
@@ -90,9 +124,36 @@ def cache_root() -> Path:
     return Path(user_cache_dir("jbert", appauthor=False))
 
 
-def standin_path(root: Path | None = None) -> Path:
-    """The directory the current stand-in version lives in (it may not exist yet)."""
-    return (root if root is not None else cache_root()) / f"standin-v{STANDIN_VERSION}"
+def standin_seed() -> int:
+    """The seed of the stand-in's weights: ``$JBERT_STANDIN_SEED`` if set, else :data:`SEED`.
+
+    >>> standin_seed() == SEED
+    True
+    """
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw:
+        return SEED
+    try:
+        seed = int(raw)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed < 2**63:
+        raise StandinError(
+            f"{SEED_ENV}={raw!r} は 0 以上の整数ではありません。外すか整数にしてください (例: {SEED_ENV}=7)。\n"
+            f"{SEED_ENV} must be a non-negative integer."
+        )
+    return seed
+
+
+def standin_path(root: Path | None = None, seed: int | None = None) -> Path:
+    """The directory the current stand-in version lives in (it may not exist yet).
+
+    >>> standin_path(Path("/c")).as_posix(), standin_path(Path("/c"), seed=7).as_posix()
+    ('/c/standin-v2', '/c/standin-v2-seed7')
+    """
+    seed = standin_seed() if seed is None else seed
+    suffix = "" if seed == SEED else f"-seed{seed}"
+    return (root if root is not None else cache_root()) / f"standin-v{STANDIN_VERSION}{suffix}"
 
 
 def packaged_vocab() -> Path:
@@ -100,12 +161,19 @@ def packaged_vocab() -> Path:
     return Path(str(resources.files("jbert_helpers") / "data" / "vocab.txt"))
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MB blocks (the full check of a copied model)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _int(cfg: dict[str, object], key: str) -> int:
+    value = cfg[key]
+    assert isinstance(value, int), key
+    return value
 
 
 def weight_shapes(config: dict[str, object] | None = None) -> dict[str, tuple[int, ...]]:
@@ -121,13 +189,12 @@ def weight_shapes(config: dict[str, object] | None = None) -> dict[str, tuple[in
     >>> sum(int(np.prod(s)) for s in shapes.values())
     110617344
     """
-    cfg = dict(config or REAL_CONFIG)
-    h = int(cfg["hidden_size"])  # type: ignore[arg-type]
-    inter = int(cfg["intermediate_size"])  # type: ignore[arg-type]
+    cfg = dict(config or HUB_CONFIG)
+    h, inter = _int(cfg, "hidden_size"), _int(cfg, "intermediate_size")
     shapes: dict[str, tuple[int, ...]] = {
-        "embeddings.word_embeddings.weight": (int(cfg["vocab_size"]), h),  # type: ignore[arg-type]
-        "embeddings.position_embeddings.weight": (int(cfg["max_position_embeddings"]), h),  # type: ignore[arg-type]
-        "embeddings.token_type_embeddings.weight": (int(cfg["type_vocab_size"]), h),  # type: ignore[arg-type]
+        "embeddings.word_embeddings.weight": (_int(cfg, "vocab_size"), h),
+        "embeddings.position_embeddings.weight": (_int(cfg, "max_position_embeddings"), h),
+        "embeddings.token_type_embeddings.weight": (_int(cfg, "type_vocab_size"), h),
         "embeddings.LayerNorm.weight": (h,),
         "embeddings.LayerNorm.bias": (h,),
     }
@@ -136,7 +203,7 @@ def weight_shapes(config: dict[str, object] | None = None) -> dict[str, tuple[in
         shapes[f"{name}.weight"] = (n_out, n_in)
         shapes[f"{name}.bias"] = (n_out,)
 
-    for i in range(int(cfg["num_hidden_layers"])):  # type: ignore[arg-type]
+    for i in range(_int(cfg, "num_hidden_layers")):
         layer = f"encoder.layer.{i}"
         for part in ("query", "key", "value"):
             linear(f"{layer}.attention.self.{part}", h, h)
@@ -151,8 +218,33 @@ def weight_shapes(config: dict[str, object] | None = None) -> dict[str, tuple[in
     return shapes
 
 
-def _uniform01(total: int, parts: int | None = None) -> np.ndarray:
-    """``Generator(PCG64(SEED)).random(total, dtype=float32)``, filled by several threads.
+def checkpoint_shapes(config: dict[str, object] | None = None) -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of the pre-training checkpoint (``BertForPreTraining``'s ``state_dict`` order).
+
+    ``bert.`` + every :func:`weight_shapes` key, then the 8 :data:`HEAD_KEYS`.
+
+    >>> shapes = checkpoint_shapes()
+    >>> len(shapes) - len(weight_shapes()), shapes["cls.predictions.decoder.weight"]
+    (8, (32000, 768))
+    """
+    cfg = dict(config or HUB_CONFIG)
+    h, vocab = _int(cfg, "hidden_size"), _int(cfg, "vocab_size")
+    shapes = {f"bert.{k}": v for k, v in weight_shapes(cfg).items()}
+    shapes.update({
+        "cls.predictions.bias": (vocab,),
+        "cls.predictions.transform.dense.weight": (h, h),
+        "cls.predictions.transform.dense.bias": (h,),
+        "cls.predictions.transform.LayerNorm.weight": (h,),
+        "cls.predictions.transform.LayerNorm.bias": (h,),
+        "cls.predictions.decoder.weight": (vocab, h),
+        "cls.seq_relationship.weight": (2, h),
+        "cls.seq_relationship.bias": (2,),
+    })
+    return shapes
+
+
+def _uniform01(total: int, seed: int, parts: int | None = None) -> np.ndarray:
+    """``Generator(PCG64(seed)).random(total, dtype=float32)``, filled by several threads.
 
     Each thread draws its own slice from a copy of the generator advanced to the slice's start
     (a float32 draw takes half of one 64-bit PCG64 output, so slices start at even indices):
@@ -163,7 +255,7 @@ def _uniform01(total: int, parts: int | None = None) -> np.ndarray:
     bounds = [(total * i // parts) // 2 * 2 for i in range(parts)] + [total]
 
     def fill(i: int) -> None:
-        bit_generator = np.random.PCG64(SEED)
+        bit_generator = np.random.PCG64(seed)
         bit_generator.advance(bounds[i] // 2)
         np.random.Generator(bit_generator).random(
             bounds[i + 1] - bounds[i], dtype=np.float32, out=out[bounds[i] : bounds[i + 1]]
@@ -178,13 +270,19 @@ def _uniform01(total: int, parts: int | None = None) -> np.ndarray:
     return out
 
 
-def _weights(shapes: dict[str, tuple[int, ...]], std: float) -> dict[str, np.ndarray]:
-    """Seeded weights: matrices uniform with standard deviation ``std``, LayerNorm 1/0, biases 0."""
+def checkpoint_arrays(seed: int = SEED) -> dict[str, np.ndarray]:
+    """The stand-in's pre-training checkpoint as NumPy arrays (tied keys share one array).
+
+    Matrices are uniform with standard deviation ``initializer_range`` (0.02), drawn in key order
+    from one seeded stream (the ``bert.*`` matrices first, so their values do not depend on the
+    heads); LayerNorm weights 1, biases 0, and the ``[PAD]`` row (``padding_idx`` 0) of the word
+    embeddings 0.
+    """
+    shapes = {k: v for k, v in checkpoint_shapes().items() if k not in TIED}
     names = [k for k, s in shapes.items() if len(s) == 2]
-    total = sum(int(np.prod(shapes[k])) for k in names)
-    flat = _uniform01(total)
-    half_width = np.float32(std * np.sqrt(3.0))  # U(-a, a) has standard deviation a / sqrt(3)
-    flat -= np.float32(0.5)
+    flat = _uniform01(sum(int(np.prod(shapes[k])) for k in names), seed)
+    half_width = np.float32(float(HUB_CONFIG["initializer_range"]) * np.sqrt(3.0))  # type: ignore[arg-type]
+    flat -= np.float32(0.5)  # U(-a, a) has standard deviation a / sqrt(3)
     flat *= np.float32(2.0) * half_width
     out: dict[str, np.ndarray] = {}
     offset = 0
@@ -197,21 +295,71 @@ def _weights(shapes: dict[str, tuple[int, ...]], std: float) -> dict[str, np.nda
             out[name] = np.ones(shape, dtype=np.float32)
         else:
             out[name] = np.zeros(shape, dtype=np.float32)
-    out["embeddings.word_embeddings.weight"][0] = 0.0  # [PAD] (padding_idx 0) embeds to zero
-    return out
+    out["bert.embeddings.word_embeddings.weight"][0] = 0.0
+    for tied, source in TIED.items():
+        out[tied] = out[source]
+    return {k: out[k] for k in checkpoint_shapes()}  # BertForPreTraining's key order
 
 
-def build_standin(target: Path) -> Path:
-    """Write a complete stand-in into the empty directory ``target`` and return it.
+def _write_pickle_checkpoint(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """``torch.save`` of the state dict, tied tensors stored once (as ``save_pretrained`` of 2019 did)."""
+    import torch
 
-    Deterministic: the same bytes on every machine with the pinned numpy/safetensors. Use
-    :func:`ensure_standin` in lessons; this is the building block it calls.
+    tensors: dict[int, torch.Tensor] = {}
+    state = {k: tensors.setdefault(id(a), torch.from_numpy(a)) for k, a in arrays.items()}
+    try:
+        torch.save(state, str(path))
+    except RuntimeError as e:  # a full disk or a size limit surfaces as the zip writer's RuntimeError
+        raise OSError(f"{path.name} を書けません: {e}") from e
+
+
+def build_conversion_safetensors(target: Path, seed: int | None = None) -> Path:
+    """Write the ``model.safetensors`` the Hub's conversion bot (SFconvertbot) adds on ``refs/pr/1``.
+
+    The bot loads ``pytorch_model.bin`` and saves it with safetensors, which refuses shared
+    tensors: of each tied group it keeps one name (the word embeddings) and records the dropped
+    one in the file's metadata. So this file has 7 of the 8 head keys. Deterministic bytes.
     """
     from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
+    arrays = checkpoint_arrays(standin_seed() if seed is None else seed)
+    for tied in TIED:
+        del arrays[tied]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        save_file(arrays, str(target), metadata={"format": "pt", **TIED})
+    except SafetensorError as e:
+        raise OSError(f"{target.name} を書けません: {e}") from e
+    _sort_safetensors_metadata(target)
+    return target
+
+
+def _sort_safetensors_metadata(path: Path) -> None:
+    """Rewrite the header's ``__metadata__`` in sorted key order, in place and at the same length.
+
+    safetensors writes metadata in hash-map order, which changes from call to call; sorted, the
+    file has the same bytes on every build.
+    """
+    with path.open("r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        text = json.dumps(header, separators=(",", ":")).encode()
+        assert len(text) <= n, "the re-ordered header must fit where the old one was"
+        f.seek(8)
+        f.write(text.ljust(n, b" "))
+
+
+def build_standin(target: Path, seed: int | None = None) -> Path:
+    """Write a complete stand-in (the replica of the Hub's ``main``) into ``target`` and return it.
+
+    Deterministic: the same bytes on every machine with the pinned numpy and torch. Use
+    :func:`ensure_standin` in lessons; this is the building block it calls.
+    """
+    seed = standin_seed() if seed is None else seed
     vocab = packaged_vocab()
-    digest = _sha256(vocab)
+    digest = sha256_file(vocab)
     if digest != VOCAB_SHA256:
         raise StandinError(
             f"同梱の語彙ファイル {vocab} が壊れています (sha256 {digest[:12]}…, 期待値 "
@@ -220,17 +368,13 @@ def build_standin(target: Path) -> Path:
         )
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(vocab, target / "vocab.txt")
-    (target / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2) + "\n")
-    (target / "config.json").write_text(json.dumps(REAL_CONFIG, indent=2, sort_keys=True) + "\n")
-    tensors = _weights(weight_shapes(), std=float(REAL_CONFIG["initializer_range"]))  # type: ignore[arg-type]
-    weights = target / "model.safetensors"
-    try:
-        save_file(tensors, str(weights), metadata={"format": "pt"})
-    except SafetensorError as e:  # a full disk or a size limit surfaces here, not as an OSError
-        raise OSError(f"model.safetensors を書けません: {e}") from e
+    (target / "tokenizer_config.json").write_text(json.dumps(HUB_TOKENIZER_CONFIG))
+    (target / "config.json").write_text(json.dumps(HUB_CONFIG, indent=2) + "\n")
+    weights = target / WEIGHTS_NAME
+    _write_pickle_checkpoint(checkpoint_arrays(seed), weights)
     files = {p.name: p.stat().st_size for p in sorted(target.iterdir())}
     marker = {
-        "version": STANDIN_VERSION, "seed": SEED, "vocab_sha256": VOCAB_SHA256, "files": files,
+        "version": STANDIN_VERSION, "seed": seed, "vocab_sha256": VOCAB_SHA256, "files": files,
         "weights_fingerprint": weights_fingerprint(weights),
     }
     (target / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
@@ -256,42 +400,24 @@ def standin_problem(path: Path) -> str | None:
         f = path / name
         if not f.is_file() or f.stat().st_size != size:
             return f"{name} が欠けているか大きさが違います"
-    weights = path / "model.safetensors"
     try:
-        expected = marker.get("weights_fingerprint")
-        if expected is not None and weights_fingerprint(weights) != expected:
-            return "model.safetensors の中身が作成時と違います (壊れています)"
-        if expected is None:  # a marker written before fingerprints: at least the header must parse
-            _safetensors_header(weights)
-    except (OSError, ValueError):
-        return "model.safetensors のヘッダが壊れています"
+        if weights_fingerprint(path / WEIGHTS_NAME) != marker.get("weights_fingerprint"):
+            return f"{WEIGHTS_NAME} の中身が作成時と違います (壊れています)"
+    except OSError:
+        return f"{WEIGHTS_NAME} が読めません"
     return None
 
 
-def _safetensors_header(path: Path) -> bytes:
-    """The 8-byte length and the JSON header of a safetensors file; ValueError if it is not one."""
-    with path.open("rb") as f:
-        head = f.read(8)
-        if len(head) != 8:
-            raise ValueError("too short")
-        n = int.from_bytes(head, "little")
-        if not 2 <= n <= 1 << 24 or n + 8 > path.stat().st_size:
-            raise ValueError(f"header length {n}")
-        header = f.read(n)
-    json.loads(header)  # raises ValueError on garbage
-    return head + header
-
-
 def weights_fingerprint(path: Path, samples: int = 64, chunk: int = 1 << 16) -> str:
-    """sha256 of a safetensors file's header and of ``samples`` chunks spread over its data.
+    """sha256 of a file's size and of ``samples`` chunks spread over it, first and last included.
 
-    Reads 4 MB of a 442 MB file (milliseconds), so it runs on every warm start: a garbled header,
-    or any overwritten stretch longer than the gap between samples (7 MB for the stand-in), is
-    caught and the copy rebuilt instead of loading a wrong model. Damage smaller than that may
-    fall between the samples; ``sha256sum model.safetensors`` is the full check.
+    Reads 4 MB of a 445 MB file (milliseconds), so it runs on every warm start: a garbled start
+    (the zip's first record, a safetensors header), or any overwritten stretch longer than the gap
+    between samples (7 MB for the stand-in), is caught and the copy rebuilt instead of loading a
+    wrong model. Damage smaller than that may fall between the samples; ``sha256sum`` is the full check.
     """
-    h = hashlib.sha256(_safetensors_header(path))
     size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
     with path.open("rb") as f:
         for i in range(samples):
             f.seek(max(0, (size - chunk) * i // max(1, samples - 1)))
@@ -318,7 +444,7 @@ def _remove_stale_builds(root: Path) -> None:
             pass
 
 
-def ensure_standin(root: Path | None = None, *, rebuild: bool = False) -> Path:
+def ensure_standin(root: Path | None = None, *, rebuild: bool = False, seed: int | None = None) -> Path:
     """Return the directory of a complete stand-in, building it first if needed.
 
     Safe when several kernels call it at once: each builds in its own temporary directory and
@@ -329,7 +455,8 @@ def ensure_standin(root: Path | None = None, *, rebuild: bool = False) -> Path:
     with the fix (``JBERT_CACHE_DIR``).
     """
     root = root if root is not None else cache_root()
-    final = standin_path(root)
+    seed = standin_seed() if seed is None else seed
+    final = standin_path(root, seed)
     if not rebuild and standin_problem(final) is None:
         return final
     try:
@@ -343,7 +470,7 @@ def ensure_standin(root: Path | None = None, *, rebuild: bool = False) -> Path:
             f"Cannot write the stand-in cache at {root}; set JBERT_CACHE_DIR to a writable directory."
         ) from e
     try:
-        build_standin(tmp)
+        build_standin(tmp, seed)
         if not rebuild and standin_problem(final) is None:
             return final  # another process won the race meanwhile: keep its copy (a kernel may be loading it)
         if final.exists():

@@ -181,10 +181,9 @@ def test_doctor_reports_a_half_downloaded_model(tmp_path: Path) -> None:
     cached = row(report, "Hub キャッシュ")
     assert cached["status"] == "warn"
     assert "途中まで" in cached["detail"]
-    for name in ("tokenizer_config.json", "vocab.txt", "model.safetensors"):
-        assert name in cached["detail"]
     missing = cached["detail"].split("不足: ")[1].rstrip(")").split(", ")
-    assert missing == ["tokenizer_config.json", "vocab.txt", "model.safetensors"]  # config.json is there
+    # config.json is there; either weights file would do
+    assert missing == ["tokenizer_config.json", "vocab.txt", "model.safetensors または pytorch_model.bin"]
     assert "jbert prefetch" in cached["fix"]
     assert rc == 0 and report["model"]["label"] == "standin"  # the lessons still run, on the stand-in
 

@@ -9,7 +9,7 @@ model and never a hang.
 
 Every build writes ~440 MB, so this file completes four builds (and stops two half-way), in fresh temporary
 directories that it deletes. "Not a wrong model" is checked byte for byte: a rebuilt
-``model.safetensors`` has the sha256 of the session's stand-in (the build is deterministic).
+``pytorch_model.bin`` has the sha256 of the session's stand-in (the build is deterministic).
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ import pytest
 
 from jbert_helpers import ModelResolutionError, StandinError, choose_model
 from jbert_helpers.standin import (
+    HEAD_KEYS,
+    HUB_CONFIG,
     MARKER,
-    REAL_CONFIG,
+    WEIGHTS_NAME,
     ensure_standin,
     standin_path,
     standin_problem,
@@ -56,7 +58,7 @@ def sha256(path: Path) -> str:
 @pytest.fixture(scope="module")
 def reference_sha() -> str:
     """sha256 of the session's stand-in weights: what every rebuild must reproduce."""
-    return sha256(SESSION_STANDIN / "model.safetensors")
+    return sha256(SESSION_STANDIN / WEIGHTS_NAME)
 
 
 @pytest.fixture
@@ -90,7 +92,7 @@ def test_two_processes_materialise_at_once(cache: Path, reference_sha: str) -> N
     assert standin_problem(final) is None
     assert leftovers(cache) == []  # both temporary builds and any moved-aside copy are gone
     # two builds in different directories give the same bytes (also the determinism check)
-    assert sha256(final / "model.safetensors") == reference_sha
+    assert sha256(final / WEIGHTS_NAME) == reference_sha
 
 
 def test_the_loser_of_a_race_keeps_the_winners_copy(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,16 +102,16 @@ def test_the_loser_of_a_race_keeps_the_winners_copy(cache: Path, monkeypatch: py
 
     final = standin_path(cache)
 
-    def build_while_another_process_wins(target: Path) -> Path:
+    def build_while_another_process_wins(target: Path, seed: int | None = None) -> Path:
         final.mkdir()  # the winner: hard links to the session's stand-in (no 440 MB written)
         for f in SESSION_STANDIN.iterdir():
             os.link(f, final / f.name)
-        (target / "model.safetensors").write_bytes(b"ours")
+        (target / WEIGHTS_NAME).write_bytes(b"ours")
         return target
 
     monkeypatch.setattr(standin_module, "build_standin", build_while_another_process_wins)
     assert ensure_standin() == final
-    assert (final / "model.safetensors").samefile(SESSION_STANDIN / "model.safetensors")
+    assert (final / WEIGHTS_NAME).samefile(SESSION_STANDIN / WEIGHTS_NAME)
     assert leftovers(cache) == []
 
 
@@ -131,7 +133,7 @@ def test_killed_build_and_partial_final_dir_are_recovered(cache: Path, reference
     # ... and a final directory that a crash left without its marker (half the weights)
     final.mkdir()
     shutil.copyfile(_session_standin() / "vocab.txt", final / "vocab.txt")
-    (final / "model.safetensors").write_bytes(b"\0" * 1000)
+    (final / WEIGHTS_NAME).write_bytes(b"\0" * 1000)
     assert standin_problem(final) is not None
 
     # the killed build is old (stale): removed; a fresh one (another kernel still building): kept
@@ -141,7 +143,7 @@ def test_killed_build_and_partial_final_dir_are_recovered(cache: Path, reference
 
     path = ensure_standin()
     assert path == final and standin_problem(final) is None
-    assert sha256(final / "model.safetensors") == reference_sha
+    assert sha256(final / WEIGHTS_NAME) == reference_sha
     assert leftovers(cache) == [".standin-build-other"]
 
 
@@ -205,8 +207,8 @@ def test_corrupted_weights_are_detected_and_rebuilt(cache: Path, reference_sha: 
     from transformers import BertModel
 
     final = standin_path(cache)
-    weights = final / "model.safetensors"
-    size = SESSION_STANDIN.joinpath("model.safetensors").stat().st_size
+    weights = final / WEIGHTS_NAME
+    size = SESSION_STANDIN.joinpath(WEIGHTS_NAME).stat().st_size
 
     def fresh_copy() -> None:
         shutil.rmtree(final, ignore_errors=True)
@@ -218,19 +220,20 @@ def test_corrupted_weights_are_detected_and_rebuilt(cache: Path, reference_sha: 
         (final / MARKER).write_text(json.dumps(marker))
         assert standin_problem(final) is None
 
-    # 1. same size, garbage header: from_pretrained alone would raise safetensors' "header too large"
+    # 1. same size, a garbage start: from_pretrained alone would fail with torch's UnpicklingError,
+    #    whose advice (weights_only=False) would be dangerous to follow
     fresh_copy()
     with weights.open("r+b") as f:
         f.write(os.urandom(64))
-    assert standin_problem(final) is not None
-    with pytest.raises(Exception, match="header"):
+    assert "壊れて" in str(standin_problem(final))
+    with pytest.raises(Exception, match="Weights only load failed"):
         BertModel.from_pretrained(str(final))  # what a learner would meet without the check
 
-    # 2. a marker from before fingerprints: a garbage header is still caught
+    # 2. a marker without a fingerprint (hand-made, or from an older jbert): not trusted
     marker = json.loads((final / MARKER).read_text())
     marker.pop("weights_fingerprint")
     (final / MARKER).write_text(json.dumps(marker))
-    assert "ヘッダ" in str(standin_problem(final))
+    assert "壊れて" in str(standin_problem(final))
 
     # 3. same size, a stretch of the weights overwritten (longer than the fingerprint's 7 MB gap
     #    between samples): it would load without any error as a *wrong* model
@@ -263,7 +266,7 @@ def test_weight_shapes_formula_equals_bertmodel(overrides: dict[str, int]) -> No
     import torch
     from transformers import BertConfig, BertModel
 
-    config = {**REAL_CONFIG, **overrides}
+    config = {**HUB_CONFIG, **overrides}
     with torch.device("meta"):
         model = BertModel(BertConfig(**config), add_pooling_layer=True)
     expected = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
@@ -271,15 +274,17 @@ def test_weight_shapes_formula_equals_bertmodel(overrides: dict[str, int]) -> No
 
 
 def test_loaded_standin_has_exactly_the_stored_weights() -> None:
-    """from_pretrained neither drops nor re-initialises a tensor of the file (no "wrong model")."""
+    """from_pretrained neither drops nor re-initialises a tensor of the file (no "wrong model"), and
+    leaves unused exactly the 8 pre-training head keys, as with the real checkpoint."""
     import torch
-    from safetensors.torch import load_file
     from transformers import BertModel
 
     path = ensure_standin()
-    stored = load_file(str(path / "model.safetensors"))
-    model = BertModel.from_pretrained(str(path))
+    stored = torch.load(path / WEIGHTS_NAME, weights_only=True)  # our own file, in a test only
+    model, info = BertModel.from_pretrained(str(path), output_loading_info=True)
     state = model.state_dict()
-    assert set(state) == set(stored)
-    for name, tensor in stored.items():
-        assert torch.equal(state[name], tensor), name
+    assert {f"bert.{k}" for k in state} | set(HEAD_KEYS) == set(stored)
+    assert sorted(info["unexpected_keys"]) == sorted(HEAD_KEYS) and not info["missing_keys"]
+    for name, tensor in state.items():
+        assert torch.equal(stored[f"bert.{name}"], tensor), name
+    assert stored["cls.predictions.decoder.weight"].data_ptr() == stored["bert.embeddings.word_embeddings.weight"].data_ptr()

@@ -7,7 +7,13 @@ fresh Python process (as a kernel would: huggingface_hub reads ``HF_HUB_CACHE`` 
 empty hub cache, and times the lesson's own first cell: ``resolve_model_name()`` then the
 tokenizer's and the model's ``from_pretrained``.
 
-Then: weights are loaded from safetensors only, and nothing passes ``trust_remote_code=True``.
+Then: a pickled checkpoint (the Hub's ``pytorch_model.bin``) is loaded only by transformers with
+``torch.load(weights_only=True)``, so a pickle that would run code is refused; nothing passes
+``trust_remote_code=True`` or ``weights_only=False``.
+
+The time limits are hang guards, not speed goals (those are in ``scripts/benchmark.py``): the
+book's call waits 235 s on an unreachable hub, these cases take about 3 s, and a loaded CI machine
+is allowed ten times that.
 """
 
 from __future__ import annotations
@@ -24,11 +30,11 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.standin import ensure_standin, is_standin
+from jbert_helpers.standin import HUB_FILES, ensure_standin, is_standin
 
 ROOT = Path(__file__).resolve().parent.parent
-RESOLVE_LIMIT = 5.0  # seconds for resolve_model_name / choose_model
-LESSON_LIMIT = 10.0  # seconds for the whole first cell: resolve + tokenizer + model
+RESOLVE_LIMIT = 60.0  # seconds for resolve_model_name / choose_model (normally <= 3 s)
+LESSON_LIMIT = 100.0  # seconds for the whole first cell: resolve + tokenizer + model (normally <= 4 s)
 
 FIRST_CELL = """
 import json, time
@@ -136,8 +142,7 @@ def test_cached_real_model_with_hanging_hub_loads_from_the_cache(
     tmp_path: Path, hanging_endpoint: HangingHub, fake_hub_cache: Callable[..., Path]
 ) -> None:
     standin = ensure_standin()
-    names = ("config.json", "tokenizer_config.json", "vocab.txt", "model.safetensors")
-    snapshot = fake_hub_cache(tmp_path / "hub", {n: standin / n for n in names})
+    snapshot = fake_hub_cache(tmp_path / "hub", {n: standin / n for n in HUB_FILES})
     result = run_first_cell(tmp_path, hanging_endpoint)
     assert "error" not in result, result
     assert result["kind"] == "hub" and Path(result["name"]) == snapshot  # the directory: no network on load
@@ -145,21 +150,36 @@ def test_cached_real_model_with_hanging_hub_loads_from_the_cache(
     assert result["resolve_s"] < RESOLVE_LIMIT and result["cell_s"] < LESSON_LIMIT, result
 
 
-# --- safetensors only, no remote code -----------------------------------------------------------------
-def test_a_cache_with_only_pickled_weights_is_not_used(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
+# --- pickled weights only through transformers' safe loading, no remote code ----------------------------
+def test_a_cache_whose_pickle_is_not_a_checkpoint_fails_safely(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
+    """pytorch_model.bin is loaded only by transformers, with torch.load(weights_only=True): a pickle that
+    would run code when unpickled is refused, it never runs."""
+    import pickle
+
     standin = ensure_standin()
     files = {n: standin / n for n in ("config.json", "tokenizer_config.json", "vocab.txt")}
-    pickle = tmp_path / "pytorch_model.bin"
-    pickle.write_bytes(b"not loaded")
-    fake_hub_cache(tmp_path / "hub", {**files, "pytorch_model.bin": pickle})
-    result = run_first_cell(tmp_path, "http://nonexistent.invalid", load=False, HF_HUB_OFFLINE="1")
-    assert result["kind"] == "standin", result  # a pickle (it could run code when unpickled) is never loaded
+    evil = tmp_path / "pytorch_model.bin"
+    marker = tmp_path / "pwned"
+    evil.write_bytes(pickle.dumps(Exploit(str(marker))))
+    fake_hub_cache(tmp_path / "hub", {**files, "pytorch_model.bin": evil})
+    result = run_first_cell(tmp_path, "http://nonexistent.invalid", HF_HUB_OFFLINE="1")
+    assert result.get("error"), result  # the load fails ...
+    assert not marker.exists()  # ... and the pickle's code never ran
+
+
+class Exploit:
+    """A pickle payload: unpickling it (without weights_only) would create a file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, ...]]:
+        return (os.system, (f"touch {self.path}",))
 
 
 FORBIDDEN = {
     "trust_remote_code=True": re.compile(r"trust_remote_code\s*=\s*True"),
-    "pytorch_model.bin": re.compile(r"pytorch_model\.bin"),
-    "use_safetensors=False": re.compile(r"use_safetensors\s*=\s*False"),
+    "weights_only=False": re.compile(r"weights_only\s*=\s*False"),
     "torch.load(": re.compile(r"torch\.load\s*\("),
     "pickle.load": re.compile(r"pickle\.loads?\s*\("),
 }
@@ -181,7 +201,7 @@ def test_no_remote_code_and_no_pickled_weights_in_package_and_notebooks() -> Non
     assert any(p.suffix == ".py" for p in _sources())
 
 
-def test_standin_holds_only_safetensors_weights() -> None:
+def test_standin_weights_are_a_zip_checkpoint_like_the_hubs() -> None:
     names = sorted(p.name for p in ensure_standin().iterdir())
-    assert names == ["config.json", "jbert_standin.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"]
-    assert (ensure_standin() / "model.safetensors").read_bytes()[8:9] == b"{"  # a safetensors JSON header
+    assert names == ["config.json", "jbert_standin.json", "pytorch_model.bin", "tokenizer_config.json", "vocab.txt"]
+    assert (ensure_standin() / "pytorch_model.bin").read_bytes()[:4] == b"PK\x03\x04"  # torch.save's zip, no bare pickle

@@ -1,8 +1,9 @@
 """`jbert prefetch`: importing a copied model into the hub cache, and failing cleanly.
 
-The source is a folder made from the stand-in's files (it has the real file names, and the real
-tokenizer and architecture), so the import, the load check, and resolve_model_name choosing it
-afterwards all run offline against a temporary hub cache.
+The source is a folder made from the stand-in's files (a replica of the Hub's ``main``: the real
+file names, ``pytorch_model.bin`` with the real checkpoint keys, the real tokenizer), so the import,
+the load check, and resolve_model_name choosing it afterwards all run offline against a temporary
+hub cache. Downloads from a (fake) Hub are in test_fake_hub.py.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from pathlib import Path
 import pytest
 
 from jbert_helpers.cli import main
-from jbert_helpers.models import HUB_MODEL_ID, REQUIRED_FILES
+from jbert_helpers.models import HUB_MODEL_ID
 from jbert_helpers.prefetch import PrefetchError, content_revision, import_model, prefetch_hub, repo_folder
-from jbert_helpers.standin import ensure_standin
+from jbert_helpers.standin import HUB_FILES, ensure_standin
+
+REQUIRED_FILES = HUB_FILES  # config.json, tokenizer_config.json, vocab.txt, pytorch_model.bin
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +98,10 @@ def test_import_a_tar_archive_of_a_copied_snapshot(model_source: Path, tmp_path:
 def test_missing_file_is_named_and_nothing_is_written(model_source: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
-    for name in REQUIRED_FILES[:-1]:  # everything but model.safetensors
+    for name in REQUIRED_FILES[:-1]:  # everything but the weights
         shutil.copyfile(model_source / name, broken / name)
     cache = tmp_path / "hub"
-    with pytest.raises(PrefetchError, match="model.safetensors") as info:
+    with pytest.raises(PrefetchError, match="model.safetensors または pytorch_model.bin") as info:
         import_model(broken, cache_dir=cache)
     assert "コピーし直して" in str(info.value)
     assert _cache_entries(cache) == []  # no partial cache entry, no temporary folder
@@ -109,7 +112,7 @@ def test_truncated_weights_fail_the_load_check_and_nothing_is_written(model_sour
     broken.mkdir()
     for name in REQUIRED_FILES:
         shutil.copyfile(model_source / name, broken / name)
-    with (broken / "model.safetensors").open("r+b") as f:
+    with (broken / "pytorch_model.bin").open("r+b") as f:
         f.truncate(1 << 20)  # an interrupted copy
     cache = tmp_path / "hub"
     with pytest.raises(PrefetchError, match="読み込めません"):
@@ -125,7 +128,7 @@ def test_broken_zip_via_the_command(tmp_path: Path, capsys: pytest.CaptureFixtur
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
     assert main(["prefetch", "--from", str(archive)]) == 2
     err = capsys.readouterr().err
-    assert "tokenizer_config.json, vocab.txt, model.safetensors" in err
+    assert "tokenizer_config.json, vocab.txt, model.safetensors または pytorch_model.bin" in err
     assert _cache_entries(cache) == []
 
 

@@ -1,16 +1,29 @@
-"""The offline stand-in: real vocabulary and ids, real architecture, deterministic bytes."""
+"""The offline stand-in: a replica of the Hub artifact (files, config fields, checkpoint keys, what
+loading prints), real vocabulary and ids, deterministic bytes."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from transformers import AutoTokenizer, BertConfig, BertJapaneseTokenizer
 
-from jbert_helpers.standin import MARKER, build_standin, ensure_standin, is_standin, standin_problem
+from jbert_helpers.standin import (
+    HEAD_KEYS,
+    MARKER,
+    WEIGHTS_NAME,
+    build_conversion_safetensors,
+    build_standin,
+    ensure_standin,
+    is_standin,
+    standin_problem,
+)
 
 # Printed by the real model in the seed notebook (../shared/seed), which ran under unidic_lite.
 SEED_IDS_UNIDIC = {
@@ -30,8 +43,18 @@ IPADIC_TOKENS = {
     "明日はマシンラーニングの勉強をしよう。": ["マシン", "##ラー", "##ニング"],
     "機械学習を中国語にすると机器学习だ。": ["と", "机", "器", "学", "[UNK]", "だ", "。"],
 }
-# sha256 of model.safetensors built with the pinned numpy/safetensors: the same on every machine.
-WEIGHTS_SHA256 = "c38adcecccee67a51e70b1cae92ad818001eeed2f8db56b1fdb0568da15d5172"
+# sha256 of pytorch_model.bin and of the conversion PR's model.safetensors, built with the pinned
+# numpy/torch/safetensors: the same on every machine (measured on two builds in different folders).
+WEIGHTS_SHA256 = "306390b5fffae4377a873717b6bc9c04a1df15c5adf44c5c4dbf74fd602a28fa"
+CONVERTED_SHA256 = "58806b2807b96b117d5376f3659ba164ab02b9b943b570700865b2eb0ffbc1e8"
+# Sizes the reference notebook's download log shows for the real repo (tokenizer_config.json 120 B,
+# config.json 479 B), and the checkpoint's unused keys as public logs of BertModel.from_pretrained list them.
+HUB_SIZES = {"tokenizer_config.json": 120, "config.json": 479, "vocab.txt": 257703}
+REAL_UNUSED_KEYS = {
+    "cls.predictions.bias", "cls.predictions.decoder.weight", "cls.predictions.transform.dense.weight",
+    "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
+    "cls.predictions.transform.LayerNorm.bias", "cls.seq_relationship.weight", "cls.seq_relationship.bias",
+}
 
 
 def _sha(path: Path) -> str:
@@ -97,12 +120,72 @@ def test_parameter_count_is_bert_base(standin: Path) -> None:
     layer = 4 * (H * H + H) + (H * I + I) + (I * H + H) + 2 * 2 * H
     assert sum(p.numel() for p in model.parameters()) == embeddings + L * layer + (H * H + H)
     assert is_standin(standin)
-    assert not any(p.name.endswith(".bin") for p in standin.iterdir())
+
+
+def test_files_are_those_of_the_hub_main(standin: Path) -> None:
+    assert sorted(p.name for p in standin.iterdir()) == sorted([*HUB_SIZES, WEIGHTS_NAME, MARKER])
+    assert {n: (standin / n).stat().st_size for n in HUB_SIZES} == HUB_SIZES
+    cfg = json.loads((standin / "config.json").read_text())
+    assert cfg["architectures"] == ["BertForMaskedLM"] and cfg["tokenizer_class"] == "BertJapaneseTokenizer"
+    assert (standin / WEIGHTS_NAME).read_bytes()[:2] == b"PK"  # torch.save's zip format, as the Hub's .bin
+
+
+def test_bertmodel_prints_the_real_load_report(standin: Path) -> None:
+    """The 8 pre-training head keys are reported as UNEXPECTED on stderr, as with the real checkpoint."""
+    code = "import sys; from transformers import BertModel; BertModel.from_pretrained(sys.argv[1])"
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    done = subprocess.run([sys.executable, "-c", code, str(standin)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "BertModel LOAD REPORT" in done.stderr
+    rows = {line.split("|")[0].strip() for line in done.stderr.splitlines() if "| UNEXPECTED" in line}
+    assert rows == REAL_UNUSED_KEYS == set(HEAD_KEYS)
+
+
+@pytest.mark.parametrize("cls_name", ["BertForMaskedLM", "BertForPreTraining"])
+def test_pretraining_heads_load_with_nothing_missing(standin: Path, cls_name: str) -> None:
+    import torch
+    import transformers
+
+    model, info = getattr(transformers, cls_name).from_pretrained(str(standin), output_loading_info=True)
+    assert not info["missing_keys"]
+    decoder, embeddings = model.cls.predictions.decoder.weight, model.bert.embeddings.word_embeddings.weight
+    assert decoder.data_ptr() == embeddings.data_ptr()  # tied, as in the checkpoint
+    assert torch.count_nonzero(model.cls.predictions.transform.dense.weight) > 0  # loaded, not left at 0
+
+
+def test_conversion_safetensors_is_the_bots_file(tmp_path: Path, standin: Path) -> None:
+    """model.safetensors of refs/pr/1: the .bin's tensors, the tied decoder dropped and named in the metadata."""
+    from safetensors import safe_open
+    from transformers import BertModel
+
+    target = build_conversion_safetensors(tmp_path / "pr" / "model.safetensors")
+    assert _sha(target) == CONVERTED_SHA256
+    with safe_open(str(target), "np") as f:
+        keys, meta = set(f.keys()), f.metadata()
+    assert REAL_UNUSED_KEYS - keys == {"cls.predictions.decoder.weight"}
+    assert meta == {"format": "pt", "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight"}
+    for name in ("config.json", "tokenizer_config.json", "vocab.txt"):
+        shutil.copyfile(standin / name, tmp_path / "pr" / name)
+    a = BertModel.from_pretrained(str(tmp_path / "pr")).state_dict()
+    b = BertModel.from_pretrained(str(standin)).state_dict()
+    assert all(a[k].equal(b[k]) for k in b)  # the same model either way
+    shutil.rmtree(tmp_path / "pr")
+
+
+def test_another_seed_gives_other_weights_in_another_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jbert_helpers.errors import StandinError
+    from jbert_helpers.standin import SEED_ENV, standin_path
+
+    monkeypatch.setenv(SEED_ENV, "7")
+    assert standin_path(tmp_path).name.endswith("-seed7")
+    monkeypatch.setenv(SEED_ENV, "seven")
+    with pytest.raises(StandinError, match=SEED_ENV):
+        standin_path(tmp_path)
 
 
 def test_build_is_deterministic(tmp_path: Path, standin: Path) -> None:
     built = build_standin(tmp_path / "a")
-    assert _sha(built / "model.safetensors") == WEIGHTS_SHA256
+    assert _sha(built / WEIGHTS_NAME) == WEIGHTS_SHA256
     for name in ("vocab.txt", "config.json", "tokenizer_config.json", MARKER):
         assert (built / name).read_bytes() == (standin / name).read_bytes(), name
     shutil.rmtree(built)  # ~440 MB: do not leave it in pytest's kept temp directories
