@@ -397,17 +397,17 @@ def check_text(
         >>> [(f.start, f.original, f.reason) for f in check_text(tokenizer, "明日の天気は晴れだ。", enc).findings]
         [(6, '晴れだ。', 'truncated')]
     """
-    if not isinstance(text, str):
-        raise TextCheckError(
-            f"text には文字列 (str) を 1 つ渡してください (渡されたのは {type(text).__name__})。"
-            "文対やバッチは 1 文ずつ調べます。 / Pass one text as a str."
-        )
     if isinstance(tokenizer, str) or not all(hasattr(tokenizer, a) for a in ("word_tokenizer", "subword_tokenizer", "tokens_trie")):
         raise TextCheckError(
             f"tokenizer には BertJapaneseTokenizer (MeCab → WordPiece の遅いトークナイザ) を渡してください "
             f"(渡されたのは {type(tokenizer).__name__})。引数の順は check_text(tokenizer, text, encoding) です。"
             " 速いトークナイザなら return_offsets_mapping=True で位置が分かります。"
             " / Pass a slow BertJapaneseTokenizer first."
+        )
+    if not isinstance(text, str):
+        raise TextCheckError(
+            f"text には文字列 (str) を 1 つ渡してください (渡されたのは {type(text).__name__})。"
+            "文対やバッチは 1 文ずつ調べます。 / Pass one text as a str."
         )
     if not hasattr(tokenizer.subword_tokenizer, "vocab") or not getattr(tokenizer, "do_word_tokenize", True):
         raise TextCheckError("check_text は MeCab (word_tokenizer) と WordPiece (subword_tokenizer) の 2 段の tokenizer だけを調べます。")
