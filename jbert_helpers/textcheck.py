@@ -229,7 +229,8 @@ def _word_tokens(word: str, at: int, owner: list[_Unit], subword: Any, group: ob
             tokens.append((piece, list(dict.fromkeys(owner[pos:pos + length]))))
             pos += length
         if pos != offset + len(sub):
-            raise TextAlignmentError(f"WordPiece の断片 {pieces} をつないでも語 {sub!r} になりません。")
+            raise TextAlignmentError(f"WordPiece の断片 {pieces} をつないでも語 {sub!r} になりません。"
+                                     f" / The pieces {pieces} do not spell the word {sub!r}.")
     return tokens
 
 
@@ -312,7 +313,8 @@ def _ids_of(encoding: object) -> list[int] | None:
     try:
         if isinstance(encoding, Mapping):
             if "input_ids" not in encoding:
-                raise TextCheckError(f"'input_ids' がありません (キー: {sorted(encoding)})。tokenizer(text) の結果をそのまま渡してください。")
+                raise TextCheckError(f"'input_ids' がありません (キー: {sorted(encoding)})。tokenizer(text) の結果をそのまま渡してください。"
+                                     " / Pass what tokenizer(text) returned.")
             rows, _ = _to_rows(encoding["input_ids"], "input_ids")
             if "attention_mask" in encoding:
                 mask_rows, _ = _to_rows(encoding["attention_mask"], "attention_mask")
@@ -410,10 +412,12 @@ def check_text(
             "文対やバッチは 1 文ずつ調べます。 / Pass one text as a str."
         )
     if not hasattr(tokenizer.subword_tokenizer, "vocab") or not getattr(tokenizer, "do_word_tokenize", True):
-        raise TextCheckError("check_text は MeCab (word_tokenizer) と WordPiece (subword_tokenizer) の 2 段の tokenizer だけを調べます。")
+        raise TextCheckError("check_text は MeCab (word_tokenizer) と WordPiece (subword_tokenizer) の 2 段の tokenizer だけを調べます。"
+                             " / Only a word tokenizer followed by WordPiece can be checked.")
     ids = _ids_of(encoding)
     default = bool(getattr(tokenizer, "split_special_tokens", False))
     options = [split_special_tokens] if split_special_tokens is not None else [default, not default]
+    first: list[str] | None = None
     for option in options:
         units, tokens = _rebuild(tokenizer, text, option)
         rebuilt = [t for t, _ in tokens]
@@ -423,6 +427,7 @@ def check_text(
                 f"段ごとに再実行したトークン {rebuilt} が tokenizer.tokenize の結果 {actual} と違います。"
                 " / Re-running the stages does not reproduce tokenizer.tokenize."
             )
+        first = rebuilt if first is None else first
         expected_ids = tokenizer.convert_tokens_to_ids(rebuilt)
         kept = len(rebuilt) if ids is None else _kept(ids, expected_ids, tokenizer)
         if kept is not None:
@@ -431,7 +436,7 @@ def check_text(
         shown = tokenizer.convert_ids_to_tokens(ids)
         raise EncodingMismatchError(
             f"この符号化 {shown} は文 {text!r} のものではありません: tokenizer(text) なら "
-            f"{['[CLS]', *rebuilt, '[SEP]']} (の先頭部分) のはずです。同じ文・同じ tokenizer の出力を渡してください"
+            f"{['[CLS]', *(first or []), '[SEP]']} (の先頭部分) のはずです。同じ文・同じ tokenizer の出力を渡してください"
             " (文対は 1 文ずつ調べます)。 / The encoding is not this text's."
         )
     for token_index in range(kept, len(tokens)):

@@ -249,6 +249,15 @@ def test_token_spans_are_offsets_into_the_text(tokenizer):
     assert [(t.start, t.end) for t in report.tokens[2:5]] == [(3, 4), (4, 7), (7, 9)]  # マ ##シーン ##ラー
 
 
+def test_token_spans_after_nfkc_changed_the_length(tokenizer):
+    # ｶﾞｲﾄﾞ is 5 characters (each voicing mark ﾞ is one), NFKC makes it the 3 characters ガイド
+    text = "ｶﾞｲﾄﾞは𠮷野家"
+    report = check_text(tokenizer, text)
+    assert [(t.token, t.start, t.end) for t in report.tokens] == [
+        ("ガイド", 0, 5), ("は", 5, 6), ("[UNK]", 6, 7), ("野", 7, 8), ("##家", 8, 9)]
+    assert spans(report) == [(0, 5, "ｶﾞｲﾄﾞ", "normalized"), (6, 7, "𠮷", "unk")]
+
+
 def test_report_prints_position_reason_and_what_it_became(tokenizer):
     lines = str(check_text(tokenizer, "ｶﾀｶﾅ🍣\x00後")).splitlines()
     assert lines[0].startswith("文 'ｶﾀｶﾅ🍣\\x00後' (7 文字) → トークン 2 個、見つかったもの 3 件")
