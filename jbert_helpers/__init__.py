@@ -18,9 +18,12 @@ _EXPORTS: dict[str, str] = {
     "ConversionError": "errors",
     "DeviceError": "errors",
     "EncodingError": "errors",
+    "EncodingMismatchError": "errors",
     "JbertError": "errors",
     "ModelResolutionError": "errors",
     "StandinError": "errors",
+    "TextAlignmentError": "errors",
+    "TextCheckError": "errors",
     "conversion_steps": "convert",
     "json_size": "convert",
     "nested_shape": "convert",
@@ -42,6 +45,10 @@ _EXPORTS: dict[str, str] = {
     "formula_breakdown": "params",
     "ensure_standin": "standin",
     "is_standin": "standin",
+    "TextFinding": "textcheck",
+    "TextReport": "textcheck",
+    "TokenSpan": "textcheck",
+    "check_text": "textcheck",
     "trace_wordpiece": "wordpiece",
 }
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "DeviceChoice",
     "DeviceError",
     "EncodingError",
+    "EncodingMismatchError",
     "EncodingReport",
     "HUB_MODEL_ID",
     "JbertError",
@@ -56,9 +64,15 @@ __all__ = [
     "ModelResolutionError",
     "RowReport",
     "StandinError",
+    "TextAlignmentError",
+    "TextCheckError",
+    "TextFinding",
+    "TextReport",
+    "TokenSpan",
     "best_device",
     "check",
     "check_encoding",
+    "check_text",
     "choose_device",
     "choose_model",
     "conversion_steps",
@@ -79,13 +93,24 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
     from .device import DeviceChoice, best_device, choose_device, move_batch
-    from .errors import ConversionError, DeviceError, EncodingError, JbertError, ModelResolutionError, StandinError
+    from .errors import (
+        ConversionError,
+        DeviceError,
+        EncodingError,
+        EncodingMismatchError,
+        JbertError,
+        ModelResolutionError,
+        StandinError,
+        TextAlignmentError,
+        TextCheckError,
+    )
     from .exercises import check
     from .invariants import EncodingReport, RowReport, check_encoding
     from .models import HUB_MODEL_ID, ModelChoice, choose_model, resolve_model_name
     from .notebooks import print_versions
     from .params import counted_breakdown, formula_breakdown
     from .standin import ensure_standin, is_standin
+    from .textcheck import TextFinding, TextReport, TokenSpan, check_text
     from .wordpiece import trace_wordpiece
 
 

@@ -33,3 +33,19 @@ class StandinError(JbertError, RuntimeError):
 
 class ConversionError(JbertError, TypeError):
     """A value handed to :mod:`jbert_helpers.convert` is not a tensor that can be converted."""
+
+
+class TextCheckError(JbertError, ValueError):
+    """:func:`jbert_helpers.check_text` got something it cannot check (not a str, a batch of many
+    rows, a tokenizer without the MeCab → WordPiece stages …); the message says what to pass."""
+
+
+class EncodingMismatchError(TextCheckError):
+    """The encoding handed to :func:`jbert_helpers.check_text` is not this text's: its ids are not
+    the ids the tokenizer gives for the text (even allowing for truncation and padding)."""
+
+
+class TextAlignmentError(TextCheckError):
+    """The tokenizer's two stages, re-run one at a time, do not reproduce ``tokenizer.tokenize``:
+    a configuration :func:`jbert_helpers.check_text` does not know, so it reports nothing rather
+    than something wrong."""
