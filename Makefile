@@ -10,7 +10,7 @@ N      ?= 20
 # Lessons the real-browser check runs (comma-separated file names in notebooks/).
 BROWSER_NOTEBOOKS ?= 04-13_tensors_and_invariants.ipynb
 
-.PHONY: setup lab test lint unit audit real-path browser-test browser-test-if-possible flake-check benchmark versions-matrix clean
+.PHONY: setup lab test lint unit audit real-path system-deps browser-test browser-test-if-possible flake-check benchmark versions-matrix clean
 
 setup: $(STAMP)
 
@@ -44,21 +44,26 @@ real-path: $(STAMP)
 # The whole suite: lint, pytest (unit + nbval), the audit, the real-model path, and the real-browser check.
 test: lint unit audit real-path browser-test-if-possible
 
-# The real-browser check needs Chromium with a Japanese and an emoji font. Where they are missing and
-# Debian's apt is there (CI, Binder, a Linux laptop) they are installed; elsewhere the check is reported
-# as NOT RUN (never as passed) with what to install.
+# The real-browser check needs Chromium with a Japanese and an emoji font. `make test` never installs
+# system packages: where they are missing it reports the check as NOT RUN (never as passed) and says
+# what to install. `make system-deps` installs them with Debian's apt (CI's .ci/run and Binder call it).
+BROWSER_READY = command -v chromium >/dev/null && fc-list :lang=ja | grep -q . && fc-list :charset=23f3 | grep -q .
+
+system-deps:
+	@$(BROWSER_READY) || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }
+
 browser-test-if-possible: $(STAMP)
-	@if command -v chromium >/dev/null || command -v apt-get >/dev/null; then \
+	@if $(BROWSER_READY); then \
 	  $(MAKE) --no-print-directory browser-test; \
 	else \
-	  echo "browser test NOT RUN: no chromium and no apt-get here. Install Chromium and run: make browser-test"; \
+	  echo "browser test NOT RUN: Chromium or its Japanese/emoji fonts are missing. Install them (Debian/Ubuntu: make system-deps) and run: make browser-test"; \
 	fi
 
 # JupyterLab in headless Chromium runs a lesson (Run -> Run All Cells); screenshots in artifacts/browser/.
 browser-test: $(STAMP)
-	@command -v chromium >/dev/null && fc-list :lang=ja | grep -q . && fc-list :charset=23f3 | grep -q . || { \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }
+	@$(BROWSER_READY) || { echo "browser-test: Chromium or its fonts are missing; run make system-deps (Debian/Ubuntu)"; exit 1; }
 	JBERT_BROWSER_TESTS=1 JBERT_BROWSER_NOTEBOOKS=$(BROWSER_NOTEBOOKS) \
 	  $(BIN)/python -m pytest tests/browser -n 0 -v
 	@echo "screenshots: artifacts/browser/"
