@@ -25,8 +25,8 @@ import os
 import platform
 import shutil
 import sys
-import threading
 import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -42,7 +42,7 @@ LIBRARIES = ("torch", "transformers", "tokenizers", "huggingface_hub", "fugashi"
 DICTIONARIES = (("ipadic", "ipadic"), ("unidic_lite", "unidic-lite"))
 #: The kernelspec name the notebooks' metadata names (set by ``jbert refresh``).
 KERNEL_NAME = "jbert"
-SAMPLE = "明日は自然言語処理の勉強をしよう。"
+SAMPLE = models.SAMPLE
 _MARK = {"ok": "✓", "info": "·", "warn": "!", "fail": "✗"}
 
 
@@ -77,36 +77,39 @@ class Report:
 
 
 class _HubProbe:
-    """The one bounded reachability attempt, started at once in the background."""
+    """The one bounded reachability attempt, started at once in the background (a future)."""
 
     def __init__(self, repo_id: str) -> None:
         self.repo_id = repo_id
         self.skipped = models.hub_offline()
-        self._result: tuple[bool, str] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name="jbert-doctor-hub")
+        self._future: Future[tuple[bool, str]] | None = None
         if not self.skipped:
-            self._thread.start()
-
-    def _run(self) -> None:
-        self._result = models.hub_reachable(self.repo_id)
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jbert-doctor-hub")
+            self._future = pool.submit(models.hub_reachable, repo_id)
+            pool.shutdown(wait=False)  # do not wait here; hub_reachable itself returns within REACH_TIMEOUT
 
     def result(self) -> tuple[bool, str]:
-        if self.skipped:
+        if self._future is None:
             return False, "HF_HUB_OFFLINE=1"
-        self._thread.join(models.REACH_TIMEOUT + 1.0)
-        return self._result or (False, f"{models.REACH_TIMEOUT:.0f} 秒以内に応答なし")
+        return self._future.result()
 
 
 def _pins() -> dict[str, str]:
-    """Exact pins of requirements.txt next to the package (a checkout), else {}."""
+    """Exact pins (``name==version``) of requirements.txt next to the package (a checkout), else {}."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     req = Path(__file__).resolve().parent.parent / "requirements.txt"
     pins: dict[str, str] = {}
     if req.is_file():
         for line in req.read_text(encoding="utf-8").splitlines():
-            line = line.split("#", 1)[0].strip()
-            if "==" in line:
-                name, version = line.split("==", 1)
-                pins[name.strip().lower().replace("_", "-")] = version.strip()
+            try:
+                r = Requirement(line.split("#", 1)[0].strip())
+            except InvalidRequirement:  # blank lines, options such as -c
+                continue
+            exact = [spec.version for spec in r.specifier if spec.operator == "=="]
+            if exact:
+                pins[canonicalize_name(r.name)] = exact[0]
     return pins
 
 
@@ -115,6 +118,8 @@ def check_versions() -> list[Check]:
     rows = []
     py = platform.python_version()
     rows.append(Check("Python", "ok", f"{py} ({sys.executable})"))  # the package requires >= 3.11 to install
+    from packaging.utils import canonicalize_name
+
     pins = _pins()
     for name in LIBRARIES:
         try:
@@ -122,7 +127,7 @@ def check_versions() -> list[Check]:
         except importlib.metadata.PackageNotFoundError:
             rows.append(Check(name, "fail", "インストールされていません", f"pip install -r requirements.txt  (または pip install {name})"))
             continue
-        pin = pins.get(name.lower().replace("_", "-"))
+        pin = pins.get(canonicalize_name(name))
         if pin and pin != version.split("+")[0]:
             rows.append(
                 Check(name, "warn", f"{version} (requirements.txt は {pin}: 保存済みの出力と違うことがあります)",

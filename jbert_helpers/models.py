@@ -47,6 +47,8 @@ CONFIG_FILES = ("config.json", "tokenizer_config.json", "vocab.txt")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 #: How a missing weights file is named in messages.
 WEIGHTS_LABEL = " または ".join(WEIGHT_FILES)
+#: The sentence the tools load a model or a dictionary with (the book's first example, 4-3).
+SAMPLE = "明日は自然言語処理の勉強をしよう。"
 #: Total time budget of one reachability check, in seconds.
 REACH_TIMEOUT = 3.0
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

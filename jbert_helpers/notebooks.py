@@ -106,34 +106,9 @@ def print_versions() -> None:
         print(f"{name:<12} {version}")
 
 
-def coalesce_streams(outputs: list) -> list:
-    """Merge consecutive stream outputs of the same stream (stdout/stderr) into one, as nbval does.
-
-    How a kernel's prints are cut into stream messages depends on timing; merging them makes the
-    stored notebook the same bytes on every run.
-    """
-    merged: list = []
-    for o in outputs:
-        last = merged[-1] if merged else None
-        if (
-            last is not None
-            and o.get("output_type") == "stream"
-            and last.get("output_type") == "stream"
-            and o.get("name") == last.get("name")
-        ):
-            last["text"] = "".join(last["text"]) + "".join(o["text"])
-        else:
-            merged.append(o)
-    return merged
-
-
 def _comparable(cell: dict) -> list:
     """A cell's outputs as nbval compares them (no execution counts, no metadata)."""
-    keep = []
-    for o in coalesce_streams([dict(o) for o in cell.get("outputs", [])]):
-        o = {k: v for k, v in o.items() if k not in ("execution_count", "metadata")}
-        keep.append(o)
-    return keep
+    return [{k: v for k, v in o.items() if k not in ("execution_count", "metadata")} for o in cell.get("outputs", [])]
 
 
 @dataclass(frozen=True)
@@ -167,34 +142,29 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("execution", None)
-    env = dict(os.environ, **NOTEBOOK_ENV, JBERT_MODEL=model_label)
-    saved = dict(os.environ)
-    os.environ.update(env)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False, extra_arguments=["--InteractiveShell.xmode=Minimal"],
+        coalesce_streams=True,  # one output per stream, as nbval compares them: the same bytes on every run
+    )
     try:
-        client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-            record_timing=False, extra_arguments=["--InteractiveShell.xmode=Minimal"],
-        )
-        try:
-            client.execute()  # cells tagged raises-exception may raise; any other error stops here
-        except CellExecutionError as e:
-            failed = [i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-            where = f"cell {failed[-1]}" if failed else "a cell"
-            raise RefreshError(
-                f"{path.name}: {where} raised {e.ename}: {e.evalue}\n"
-                "Fix that cell, or, if the error is what the lesson teaches, give the cell the tag raises-exception. "
-                "Nothing was written."
-            ) from None
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs = coalesce_streams(cell.outputs)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        # cells tagged raises-exception may raise; any other error stops here
+        client.execute(env=dict(os.environ, **NOTEBOOK_ENV, JBERT_MODEL=model_label))
+    except CellExecutionError as e:
+        failed = [i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        where = f"cell {failed[-1]}" if failed else "a cell"
+        raise RefreshError(
+            f"{path.name}: {where} raised {e.ename}: {e.evalue}\n"
+            "Fix that cell, or, if the error is what the lesson teaches, give the cell the tag raises-exception. "
+            "Nothing was written."
+        ) from None
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and "raises-exception" in cell.metadata.get("tags", []):
             if not any(o.get("output_type") == "error" for o in cell.outputs):
-                raise RuntimeError(f"{path.name}: cell {index} is tagged raises-exception but did not raise")
+                raise RefreshError(
+                    f"{path.name}: cell {index} is tagged raises-exception but did not raise. "
+                    "Remove the tag, or make the cell raise the error the lesson teaches. Nothing was written."
+                )
     changed = cells = 0
     old_code = [c for c in old.cells if c.cell_type == "code"]
     new_code = [c for c in nb.cells if c.cell_type == "code"]

@@ -49,14 +49,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import JbertError
-from .models import CONFIG_FILES, HUB_MODEL_ID, WEIGHT_FILES, folder_missing, hub_offline, hub_reachable
+from .models import CONFIG_FILES, HUB_MODEL_ID, SAMPLE, WEIGHT_FILES, folder_missing, hub_offline, hub_reachable
 from .standin import HEAD_KEYS, is_standin, sha256_file
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 #: Files stored on the hub through git LFS: their etag is the sha256 of the content.
 _LFS_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".ckpt")
-_SAMPLE = "明日は自然言語処理の勉強をしよう。"
 
 
 class PrefetchError(JbertError, RuntimeError):
@@ -251,7 +250,7 @@ def verify_model(folder: Path) -> str:
 
     try:
         tokenizer, info, model = _load_quietly(folder)
-        ids = tokenizer(_SAMPLE, return_tensors="pt")  # type: ignore[operator]
+        ids = tokenizer(SAMPLE, return_tensors="pt")  # type: ignore[operator]
         model.eval()  # type: ignore[attr-defined]
         with torch.no_grad():
             out = model(**ids)  # type: ignore[operator]

@@ -82,20 +82,16 @@ def test_model_availability_and_revision(tmp_path: Path, monkeypatch: pytest.Mon
     assert model_revision("standin") == f"standin-v{STANDIN_VERSION}"
 
 
-def test_coalesce_streams_merges_only_neighbours_of_the_same_stream() -> None:
-    from jbert_helpers.notebooks import coalesce_streams
-
-    out = coalesce_streams([
-        {"output_type": "stream", "name": "stdout", "text": "a"},
-        {"output_type": "stream", "name": "stdout", "text": ["b\n", "c"]},
-        {"output_type": "stream", "name": "stderr", "text": "w\n"},
-        {"output_type": "stream", "name": "stdout", "text": "d\n"},
-        {"output_type": "execute_result", "data": {"text/plain": "1"}},
-        {"output_type": "stream", "name": "stdout", "text": "e\n"},
-    ])
-    assert [(o.get("name"), o.get("text")) for o in out] == [
-        ("stdout", "ab\nc"), ("stderr", "w\n"), ("stdout", "d\n"), (None, None), ("stdout", "e\n"),
-    ]
+def test_refresh_stores_one_output_per_stream_as_nbval_compares(tmp_path: Path) -> None:
+    """Prints cut into many messages (flushes, stderr between them) are stored as one stdout and one stderr."""
+    nb = nbformat.v4.new_notebook()
+    code = "import sys, time\nfor i in range(3):\n    print(i, flush=True); print('w', i, file=sys.stderr, flush=True); time.sleep(0.05)"
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    path = tmp_path / "streams.ipynb"
+    path.write_text(nbformat.writes(nb), encoding="utf-8")
+    refresh_notebook(path, "standin")
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [(o["name"], o["text"]) for o in outputs] == [("stdout", "0\n1\n2\n"), ("stderr", "w 0\nw 1\nw 2\n")]
 
 
 def test_an_unexpected_error_names_the_cell_and_writes_nothing(tmp_path: Path) -> None:
