@@ -1,6 +1,6 @@
 """pytest set-up shared by the unit tests and the nbval run over notebooks/.
 
-* Kernels run under :data:`jbert_helpers.notebooks.NOTEBOOK_ENV` (the environment ``jbert refresh``
+* Kernels run under :data:`jbert_helpers.tools.refresh.NOTEBOOK_ENV` (the environment ``jbert refresh``
   stores outputs under), so nbval compares like with like. stderr is compared too.
 * Each worker's kernels get their own ``IPYTHONDIR``, so two kernels never share IPython's history
   database (a locked sqlite file would print to stderr and fail a cell at random).
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.notebooks import NOTEBOOK_ENV, model_unavailable, recorded_model
+from jbert_helpers.tools.refresh import NOTEBOOK_ENV, model_unavailable, recorded_model
 
 _recorded = functools.lru_cache(maxsize=None)(recorded_model)
 OVERRIDE = "JBERT_NBVAL_MODEL"

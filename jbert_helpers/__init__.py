@@ -1,8 +1,8 @@
 """jbert_helpers: what the Japanese BERT lessons share, so that the notebooks stay short.
 
-Each public helper's docstring names the lesson that introduces it. The figure helpers live in
-``jbert_helpers.plots`` (padding, attention cost; 04-12) and ``jbert_helpers.attention``
-(attention maps; 04-18) and are imported from there.
+Everything a lesson uses is exported here (one rule: lessons import from ``jbert_helpers`` only); each
+public helper's docstring names the lesson that introduces it. The teachers' and CI's tools (the
+``jbert`` command: doctor, prefetch, refresh) live in :mod:`jbert_helpers.tools`.
 
 Names are imported on first use (PEP 562), so ``import jbert_helpers`` loads neither torch nor
 matplotlib and never touches the network: ``jbert doctor`` and the model resolution start fast.
@@ -11,6 +11,7 @@ matplotlib and never touches the network: ``jbert doctor`` and the model resolut
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 # public name -> the module that defines it
@@ -36,11 +37,11 @@ _EXPORTS: dict[str, str] = {
     "EncodingReport": "invariants",
     "RowReport": "invariants",
     "check_encoding": "invariants",
-    "HUB_MODEL_ID": "models",
+    "HUB_MODEL_ID": "hubcache",
     "ModelChoice": "models",
     "choose_model": "models",
     "resolve_model_name": "models",
-    "print_versions": "notebooks",
+    "print_versions": "versions",
     "counted_breakdown": "params",
     "formula_breakdown": "params",
     "ensure_standin": "standin",
@@ -51,44 +52,8 @@ _EXPORTS: dict[str, str] = {
     "check_text": "textcheck",
     "trace_wordpiece": "wordpiece",
 }
-__all__ = [
-    "ConversionError",
-    "DeviceChoice",
-    "DeviceError",
-    "EncodingError",
-    "EncodingMismatchError",
-    "EncodingReport",
-    "HUB_MODEL_ID",
-    "JbertError",
-    "ModelChoice",
-    "ModelResolutionError",
-    "RowReport",
-    "StandinError",
-    "TextAlignmentError",
-    "TextCheckError",
-    "TextFinding",
-    "TextReport",
-    "TokenSpan",
-    "best_device",
-    "check",
-    "check_encoding",
-    "check_text",
-    "choose_device",
-    "choose_model",
-    "conversion_steps",
-    "counted_breakdown",
-    "ensure_standin",
-    "formula_breakdown",
-    "is_standin",
-    "json_size",
-    "move_batch",
-    "nested_shape",
-    "print_versions",
-    "resolve_model_name",
-    "to_numpy",
-    "trace_wordpiece",
-]
-__version__ = "0.1.0"
+__all__ = sorted(_EXPORTS)
+__version__ = importlib.metadata.version("jbert-helpers")
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
@@ -105,12 +70,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         TextCheckError,
     )
     from .exercises import check
+    from .hubcache import HUB_MODEL_ID
     from .invariants import EncodingReport, RowReport, check_encoding
-    from .models import HUB_MODEL_ID, ModelChoice, choose_model, resolve_model_name
-    from .notebooks import print_versions
+    from .models import ModelChoice, choose_model, resolve_model_name
     from .params import counted_breakdown, formula_breakdown
     from .standin import ensure_standin, is_standin
     from .textcheck import TextFinding, TextReport, TokenSpan, check_text
+    from .versions import print_versions
     from .wordpiece import trace_wordpiece
 
 

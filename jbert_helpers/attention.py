@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import JbertError
+from .errors import AttentionPlotError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 #: Appended to the title when the weights come from the stand-in (seeded random weights).
 STANDIN_NOTE = "代役モデル (ランダム重み): 模様に意味はありません"
 
-
-class AttentionPlotError(JbertError, ValueError):
-    """The weights or tokens handed to :func:`plot_attention` cannot be drawn; the message says why."""
 
 
 def _as_matrix(weights: object) -> np.ndarray:

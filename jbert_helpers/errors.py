@@ -49,3 +49,23 @@ class TextAlignmentError(TextCheckError):
     """The tokenizer's two stages, re-run one at a time, do not reproduce ``tokenizer.tokenize``:
     a configuration :func:`jbert_helpers.check_text` does not know, so it reports nothing rather
     than something wrong."""
+
+
+class AttentionPlotError(JbertError, ValueError):
+    """The weights or tokens handed to :func:`jbert_helpers.attention.plot_attention` cannot be drawn; the message says why."""
+
+
+class ParamCountError(JbertError, ValueError):
+    """The config or model handed to :mod:`jbert_helpers.params` cannot be counted."""
+
+
+class WordPieceError(JbertError, ValueError):
+    """The input handed to :func:`jbert_helpers.trace_wordpiece` is not one word (or not text at all)."""
+
+
+class RefreshError(JbertError, RuntimeError):
+    """A notebook cannot be refreshed (a cell raised that is not meant to); the message names the cell."""
+
+
+class PrefetchError(JbertError, RuntimeError):
+    """The model cannot be fetched or imported (``jbert prefetch``); the message says why and what to do."""

@@ -35,18 +35,9 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import ModelResolutionError
+from .hubcache import HUB_MODEL_ID, folder_missing, hub_endpoint, hub_snapshot_dir
 from .standin import ensure_standin, is_standin
 
-#: The model the book uses (formerly ``cl-tohoku/bert-base-japanese-whole-word-masking``).
-HUB_MODEL_ID = "tohoku-nlp/bert-base-japanese-whole-word-masking"
-#: Files the tokenizer and the model need besides the weights.
-CONFIG_FILES = ("config.json", "tokenizer_config.json", "vocab.txt")
-#: Weights, in the order transformers prefers them. The Hub's ``main`` serves only ``pytorch_model.bin``
-#: (a PyTorch pickle, which transformers loads with ``torch.load`` with ``weights_only=True``); safetensors
-#: where a copy has them. jbert itself never unpickles anything and never passes ``trust_remote_code``.
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-#: How a missing weights file is named in messages.
-WEIGHTS_LABEL = " または ".join(WEIGHT_FILES)
 #: The sentence the tools load a model or a dictionary with (the book's first example, 4-3).
 SAMPLE = "明日は自然言語処理の勉強をしよう。"
 #: Total time budget of one reachability check, in seconds.
@@ -82,47 +73,6 @@ class ModelChoice:
         return f"[jbert] モデル: {self.label}（理由: {self.reason}）"
 
 
-def folder_missing(folder: Path) -> list[str]:
-    """What a model folder lacks: the :data:`CONFIG_FILES` not there, and :data:`WEIGHTS_LABEL` if
-    neither weights file is. An empty list means the tokenizer and the model can load from it.
-
-    >>> folder_missing(Path("/nonexistent"))
-    ['config.json', 'tokenizer_config.json', 'vocab.txt', 'model.safetensors または pytorch_model.bin']
-    """
-    missing = [f for f in CONFIG_FILES if not (folder / f).is_file()]
-    if not any((folder / w).is_file() for w in WEIGHT_FILES):
-        missing.append(WEIGHTS_LABEL)
-    return missing
-
-
-def hub_cache_missing(repo_id: str = HUB_MODEL_ID) -> list[str]:
-    """What the local hub cache lacks of ``repo_id`` at ``main`` (as :func:`folder_missing`; no network).
-
-    An empty list means the model is complete in the cache: ``from_pretrained(repo_id)`` loads it
-    offline, from ``model.safetensors`` or ``pytorch_model.bin``, whichever ``main`` has.
-    """
-    from huggingface_hub import try_to_load_from_cache
-
-    def cached(filename: str) -> bool:
-        found = try_to_load_from_cache(repo_id, filename)
-        return isinstance(found, str) and os.path.isfile(found)
-
-    missing = [f for f in CONFIG_FILES if not cached(f)]
-    if not any(cached(w) for w in WEIGHT_FILES):
-        missing.append(WEIGHTS_LABEL)
-    return missing
-
-
-def hub_snapshot_dir(repo_id: str = HUB_MODEL_ID) -> Path | None:
-    """The cached snapshot directory of ``repo_id`` at ``main`` if the model is complete there, else None."""
-    from huggingface_hub import try_to_load_from_cache
-
-    if hub_cache_missing(repo_id):
-        return None
-    found = try_to_load_from_cache(repo_id, "config.json")
-    return Path(str(found)).parent
-
-
 def hub_offline() -> bool:
     """True when the learner switched the hub off (``HF_HUB_OFFLINE`` set to a true value)."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
@@ -134,8 +84,7 @@ def hub_reachable(repo_id: str = HUB_MODEL_ID, timeout: float = REACH_TIMEOUT) -
     The request runs in a daemon thread and is abandoned at the deadline, so neither a DNS
     lookup that hangs nor a server that accepts and never answers can hold a lesson up.
     """
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    url = f"{endpoint}/{repo_id}/resolve/main/config.json"
+    url = f"{hub_endpoint()}/{repo_id}/resolve/main/config.json"
     result: list[tuple[bool, str]] = []
 
     def attempt() -> None:

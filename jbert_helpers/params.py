@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import JbertError
+from .errors import ParamCountError
 
 #: The config fields the formula needs.
 FIELDS = (
@@ -38,9 +38,6 @@ FIELDS = (
     "num_hidden_layers",
 )
 
-
-class ParamCountError(JbertError, ValueError):
-    """The config or model handed to :mod:`jbert_helpers.params` cannot be counted."""
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 
-from .errors import JbertError
-
-
-class WordPieceError(JbertError, ValueError):
-    """The input handed to :func:`trace_wordpiece` is not one word (or not text at all)."""
+from .errors import WordPieceError
 
 
 @dataclass(frozen=True)

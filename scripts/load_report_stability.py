@@ -17,8 +17,8 @@ import subprocess
 import sys
 from collections import Counter
 
-from jbert_helpers.notebooks import NOTEBOOK_ENV
 from jbert_helpers.standin import ensure_standin
+from jbert_helpers.tools.refresh import NOTEBOOK_ENV
 
 CODE = "import sys; from transformers import BertModel; BertModel.from_pretrained(sys.argv[1])"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.models import HUB_MODEL_ID
+from jbert_helpers.hubcache import HUB_MODEL_ID
 
 FakeHubCache = Callable[[Path, dict[str, Path]], Path]
 

@@ -33,9 +33,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from jbert_helpers.models import HUB_MODEL_ID
-from jbert_helpers.prefetch import etag
+from jbert_helpers.hubcache import HUB_MODEL_ID
 from jbert_helpers.standin import HUB_FILES, SAFE_WEIGHTS_NAME, WEIGHTS_NAME, sha256_file
+from jbert_helpers.tools.prefetch import etag
 
 LFS_SUFFIXES = (".bin", ".safetensors")
 GITATTRIBUTES = "*.bin filter=lfs diff=lfs merge=lfs -text\n*.safetensors filter=lfs diff=lfs merge=lfs -text\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.cli import main
 from jbert_helpers.standin import STANDIN_VERSION, ensure_standin
+from jbert_helpers.tools.cli import main
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,6 @@ def test_prefetch_standin_reports_ready(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_console_script_is_installed() -> None:
     (entry,) = [e for e in entry_points(group="console_scripts") if e.name == "jbert"]
-    assert entry.value == "jbert_helpers.cli:main"
+    assert entry.value == "jbert_helpers.tools.cli:main"
     script = Path(sys.executable).parent / "jbert"
     assert script.is_file() or shutil.which("jbert"), "the `jbert` console script is not installed: pip install -e ."

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.doctor import Check, Report, _width, check_device, check_kernel, format_table
-from jbert_helpers.models import HUB_MODEL_ID
+from jbert_helpers.hubcache import HUB_MODEL_ID
+from jbert_helpers.tools.doctor import Check, Report, _width, check_device, check_kernel, format_table
 
 # A hang guard, not a benchmark: doctor takes ~2-4 s on an idle 2-core machine (measured; the issue's
 # bound is 10 s), the book's call hangs for 235 s. Generous so that a loaded CI machine does not flake.
@@ -43,7 +43,7 @@ def _env(**changes: str | None) -> dict[str, str]:
 
 def run_doctor(env: dict[str, str], prefix: list[str] | None = None) -> tuple[int, dict, float, str]:
     """Run `jbert doctor --json` in a fresh interpreter; return (exit code, report, seconds, stderr)."""
-    cmd = [*(prefix or []), sys.executable, "-m", "jbert_helpers.cli", "doctor", "--json"]
+    cmd = [*(prefix or []), sys.executable, "-m", "jbert_helpers.tools.cli", "doctor", "--json"]
     start = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - start
@@ -117,7 +117,7 @@ def test_doctor_names_a_missing_dictionary_and_the_fix(tmp_path: Path, empty_hub
     shim.mkdir(parents=True)
     (shim / "__init__.py").write_text('raise ModuleNotFoundError("simulated: unidic_lite is not installed")\n')
     env = _env(PYTHONPATH=str(tmp_path / "shim"), HF_HUB_CACHE=str(empty_hub_cache))
-    proc = subprocess.run([sys.executable, "-m", "jbert_helpers.cli", "doctor"], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "jbert_helpers.tools.cli", "doctor"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()

@@ -28,8 +28,7 @@ from pathlib import Path
 import pytest
 from fakehub import FakeHub, replica_files
 
-from jbert_helpers.models import HUB_MODEL_ID
-from jbert_helpers.prefetch import repo_folder
+from jbert_helpers.hubcache import HUB_MODEL_ID, repo_folder
 from jbert_helpers.standin import HEAD_KEYS, build_conversion_safetensors, ensure_standin, sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +89,7 @@ def _result(done: subprocess.CompletedProcess[str]) -> dict:
 
 
 def _jbert(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return _run([sys.executable, "-m", "jbert_helpers.cli", *args], env)
+    return _run([sys.executable, "-m", "jbert_helpers.tools.cli", *args], env)
 
 
 def _save_log(hub: FakeHub, name: str) -> None:

@@ -220,13 +220,13 @@ def test_corrupted_weights_are_detected_and_rebuilt(cache: Path, reference_sha: 
         (final / MARKER).write_text(json.dumps(marker))
         assert standin_problem(final) is None
 
-    # 1. same size, a garbage start: from_pretrained alone would fail with torch's UnpicklingError,
-    #    whose advice (weights_only=False) would be dangerous to follow
+    # 1. same size, a garbage start: from_pretrained alone would fail deep inside torch.load (which
+    #    error depends on the bytes; for some, torch's advice is weights_only=False, dangerous to follow)
     fresh_copy()
     with weights.open("r+b") as f:
-        f.write(os.urandom(64))
+        f.write(bytes(range(64)))
     assert "壊れて" in str(standin_problem(final))
-    with pytest.raises(Exception, match="Weights only load failed"):
+    with pytest.raises(Exception):  # noqa: B017 (any error: the point is that it is not ours)
         BertModel.from_pretrained(str(final))  # what a learner would meet without the check
 
     # 2. a marker without a fingerprint (hand-made, or from an older jbert): not trusted

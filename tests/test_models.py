@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.models import HUB_MODEL_ID, WEIGHTS_LABEL
+from jbert_helpers.hubcache import HUB_MODEL_ID, WEIGHTS_LABEL
 from jbert_helpers.standin import HUB_FILES, ensure_standin
 
 PROBE = """

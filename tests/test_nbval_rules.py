@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from jbert_helpers.models import HUB_MODEL_ID
+from jbert_helpers.hubcache import HUB_MODEL_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = (

@@ -19,7 +19,7 @@ def test_import_loads_neither_torch_nor_matplotlib_nor_the_network() -> None:
         "import socket, sys\n"
         "def no_network(*a, **k): raise AssertionError('network at import time')\n"
         "socket.socket.connect = no_network\n"
-        "import jbert_helpers, jbert_helpers.models, jbert_helpers.standin, jbert_helpers.notebooks\n"
+        "import jbert_helpers, jbert_helpers.models, jbert_helpers.standin, jbert_helpers.tools.refresh\n"
         "print(sorted(m for m in ('torch', 'matplotlib', 'transformers') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

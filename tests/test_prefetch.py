@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.cli import main
-from jbert_helpers.models import HUB_MODEL_ID
-from jbert_helpers.prefetch import PrefetchError, content_revision, import_model, prefetch_hub, repo_folder
+from jbert_helpers.hubcache import HUB_MODEL_ID, repo_folder
 from jbert_helpers.standin import HUB_FILES, ensure_standin
+from jbert_helpers.tools.cli import main
+from jbert_helpers.tools.prefetch import PrefetchError, content_revision, import_model, prefetch_hub
 
 REQUIRED_FILES = HUB_FILES  # config.json, tokenizer_config.json, vocab.txt, pytorch_model.bin
 

@@ -23,7 +23,7 @@ import pytest
 import torch
 from transformers import BertJapaneseTokenizer, BertModel
 
-from jbert_helpers.models import HUB_MODEL_ID, hub_snapshot_dir
+from jbert_helpers.hubcache import HUB_MODEL_ID, hub_snapshot_dir
 from jbert_helpers.standin import ensure_standin
 
 SENTENCE = "明日は自然言語処理の勉強をしよう。"

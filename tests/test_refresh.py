@@ -10,10 +10,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from jbert_helpers.cli import main
-from jbert_helpers.models import HUB_MODEL_ID
-from jbert_helpers.notebooks import RECORDED_PACKAGES, model_revision, model_unavailable, refresh_notebook
+from jbert_helpers.hubcache import HUB_MODEL_ID
 from jbert_helpers.standin import STANDIN_VERSION
+from jbert_helpers.tools.cli import main
+from jbert_helpers.tools.refresh import model_revision, model_unavailable, refresh_notebook
+from jbert_helpers.versions import RECORDED_PACKAGES
 
 
 def _small_notebook(path: Path) -> Path:
@@ -95,7 +96,7 @@ def test_refresh_stores_one_output_per_stream_as_nbval_compares(tmp_path: Path) 
 
 
 def test_an_unexpected_error_names_the_cell_and_writes_nothing(tmp_path: Path) -> None:
-    from jbert_helpers.notebooks import RefreshError
+    from jbert_helpers.tools.refresh import RefreshError
 
     path = tmp_path / "bad.ipynb"
     nb = nbformat.v4.new_notebook()

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.notebooks import NOTEBOOK_ENV, recorded_model
+from jbert_helpers.tools.refresh import NOTEBOOK_ENV, recorded_model
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"

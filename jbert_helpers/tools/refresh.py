@@ -1,4 +1,4 @@
-"""Running the lesson notebooks: the environment their kernels get, and ``jbert refresh``.
+"""``jbert refresh``: run the lesson notebooks and store their outputs, and the environment their kernels get.
 
 Stored outputs are compared by nbval, so the kernels that produce them (``jbert refresh``) and
 the kernels that check them (``make test``) must run under the same conditions: the same model
@@ -7,14 +7,14 @@ the kernels that check them (``make test``) must run under the same conditions: 
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import JbertError
+from ..errors import RefreshError
+from ..versions import versions
 
 #: The environment under which notebooks are executed for storing (refresh) and for checking (nbval).
 NOTEBOOK_ENV: dict[str, str] = {
@@ -29,12 +29,7 @@ NOTEBOOK_ENV: dict[str, str] = {
 }
 
 
-class RefreshError(JbertError, RuntimeError):
-    """A notebook cannot be refreshed (a cell raised that is not meant to); the message names the cell."""
 
-
-#: Packages whose versions are recorded in ``metadata.jbert.versions``.
-RECORDED_PACKAGES = ("torch", "transformers", "tokenizers", "fugashi", "ipadic", "unidic-lite", "numpy")
 IGNORE_MARKER = "NBVAL_IGNORE_OUTPUT"
 
 
@@ -60,7 +55,7 @@ def model_unavailable(label: str) -> str | None:
     """
     if label == "standin":
         return None
-    from .models import hub_snapshot_dir
+    from ..hubcache import hub_snapshot_dir
 
     if Path(label).is_dir() or hub_snapshot_dir(label) is not None:
         return None
@@ -77,33 +72,13 @@ def model_revision(label: str) -> str | None:
     True
     """
     if label == "standin":
-        from .standin import STANDIN_VERSION
+        from ..standin import STANDIN_VERSION
 
         return f"standin-v{STANDIN_VERSION}"
-    from .models import hub_snapshot_dir
+    from ..hubcache import hub_snapshot_dir
 
     snapshot = None if Path(label).is_dir() else hub_snapshot_dir(label)
     return snapshot.name if snapshot is not None else None
-
-
-def versions() -> dict[str, str]:
-    """Installed versions of :data:`RECORDED_PACKAGES` (``missing`` when not installed)."""
-    out = {}
-    for name in RECORDED_PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "missing"
-    return out
-
-
-def print_versions() -> None:
-    """Print Python's and the lesson libraries' versions (the first code cell of every lesson)."""
-    import platform
-
-    print(f"python       {platform.python_version()}")
-    for name, version in versions().items():
-        print(f"{name:<12} {version}")
 
 
 def _comparable(cell: dict) -> list:

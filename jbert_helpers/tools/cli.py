@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import JbertError
+from ..errors import JbertError
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -33,7 +33,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 def _cmd_prefetch(args: argparse.Namespace) -> int:
     if args.standin:
-        from .standin import STANDIN_VERSION, ensure_standin
+        from ..standin import STANDIN_VERSION, ensure_standin
 
         print("[jbert] 代役 (stand-in) を用意します (初回は数秒、約 450 MB)…", flush=True)
         path = ensure_standin()
@@ -52,9 +52,9 @@ def _cmd_prefetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
-    from .errors import ModelResolutionError
-    from .models import choose_model
-    from .notebooks import RefreshError, model_revision, model_unavailable, notebooks_dir, refresh
+    from ..errors import ModelResolutionError
+    from ..models import choose_model
+    from .refresh import RefreshError, model_revision, model_unavailable, notebooks_dir, refresh
 
     label = args.model
     if label is None:
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
     d.set_defaults(func=_cmd_doctor)
 
-    from .models import HUB_MODEL_ID
+    from ..hubcache import HUB_MODEL_ID
 
     p = sub.add_parser(
         "prefetch",

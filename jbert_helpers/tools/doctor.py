@@ -11,7 +11,7 @@ fixing, e.g. a half-downloaded model); ``fail`` (the lessons will not run: the e
 
 Example::
 
-    >>> from jbert_helpers.doctor import run_checks, format_table
+    >>> from jbert_helpers.tools.doctor import run_checks, format_table
     >>> report = run_checks()                 # doctest: +SKIP
     >>> print(format_table(report))           # doctest: +SKIP
 """
@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from . import models
-from .errors import JbertError
+from .. import hubcache, models
+from ..errors import JbertError
 
 Status = Literal["ok", "info", "warn", "fail"]
 #: The libraries whose versions doctor reports (and compares with requirements.txt when present).
@@ -158,7 +158,7 @@ def check_dictionary(module: str, pip_name: str) -> Check:
 def check_device() -> Check:
     """The device the lessons compute on, and why (:func:`jbert_helpers.device.choose_device`)."""
     try:
-        from .device import choose_device
+        from ..device import choose_device
 
         choice = choose_device()
     except JbertError as e:
@@ -168,16 +168,14 @@ def check_device() -> Check:
     return Check("デバイス", "ok", f"{choice.device} ({choice.reason})")
 
 
-def check_hub_cache(repo_id: str = models.HUB_MODEL_ID) -> Check:
+def check_hub_cache(repo_id: str = hubcache.HUB_MODEL_ID) -> Check:
     """Where the hub cache is and whether the real model is complete in it (no network)."""
-    from .prefetch import hub_cache_dir, repo_folder
-
-    where = hub_cache_dir()
-    missing = models.hub_cache_missing(repo_id)
+    where = hubcache.hub_cache_dir()
+    missing = hubcache.hub_cache_missing(repo_id)
     if not missing:
-        snap = models.hub_snapshot_dir(repo_id)
+        snap = hubcache.hub_snapshot_dir(repo_id)
         return Check("Hub キャッシュ", "ok", f"{where}: 本物のモデルは揃っています (revision {snap.name[:12] if snap else '?'})")
-    if len(missing) == len(models.CONFIG_FILES) + 1 and not repo_folder(repo_id, where).exists():
+    if len(missing) == len(hubcache.CONFIG_FILES) + 1 and not hubcache.repo_folder(repo_id, where).exists():
         return Check("Hub キャッシュ", "info", f"{where}: 本物のモデルはありません (代役で学べます)")
     return Check(
         "Hub キャッシュ",
@@ -189,7 +187,7 @@ def check_hub_cache(repo_id: str = models.HUB_MODEL_ID) -> Check:
 
 def check_hub(probe: _HubProbe) -> Check:
     """Whether the hub answered the one bounded attempt."""
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    endpoint = hubcache.hub_endpoint()
     if probe.skipped:
         return Check("Hub への接続", "info", "確かめていません (HF_HUB_OFFLINE=1)")
     ok, why = probe.result()
@@ -217,7 +215,7 @@ def check_model(probe: _HubProbe) -> tuple[Check, dict[str, str]]:
 
 def check_standin(model_kind: str | None) -> Check:
     """The stand-in cache: where it is and whether a complete stand-in is in it."""
-    from .standin import STANDIN_VERSION, cache_root, standin_path, standin_problem
+    from ..standin import STANDIN_VERSION, cache_root, standin_path, standin_problem
 
     root = cache_root()
     problem = standin_problem(standin_path(root))
@@ -256,7 +254,7 @@ def check_kernel(name: str = KERNEL_NAME) -> Check:
 
 def run_checks() -> Report:
     """Run every check (a few seconds; never waits on the network for more than ~3 s)."""
-    probe = _HubProbe(models.HUB_MODEL_ID)
+    probe = _HubProbe(hubcache.HUB_MODEL_ID)
     report = Report()
     report.checks += check_versions()
     report.checks += [check_dictionary(m, p) for m, p in DICTIONARIES]

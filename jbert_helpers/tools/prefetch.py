@@ -30,7 +30,7 @@ teachers (docs/teachers.md), not in a lesson.
 
 Example::
 
-    >>> from jbert_helpers.prefetch import import_model
+    >>> from jbert_helpers.tools.prefetch import import_model
     >>> result = import_model("/media/usb/bert-wwm")          # doctest: +SKIP
     >>> result.revision[:8], result.snapshot.name[:8]         # doctest: +SKIP
     ('3a1b…', '3a1b…')
@@ -48,18 +48,24 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import JbertError
-from .models import CONFIG_FILES, HUB_MODEL_ID, SAMPLE, WEIGHT_FILES, folder_missing, hub_offline, hub_reachable
-from .standin import HEAD_KEYS, is_standin, sha256_file
+from ..errors import JbertError, PrefetchError
+from ..hubcache import (
+    CONFIG_FILES,
+    HUB_MODEL_ID,
+    WEIGHT_FILES,
+    folder_missing,
+    hub_cache_dir,
+    hub_endpoint,
+    repo_folder,
+)
+from ..models import SAMPLE, hub_offline, hub_reachable
+from ..standin import HEAD_KEYS, is_standin, sha256_file
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 #: Files stored on the hub through git LFS: their etag is the sha256 of the content.
 _LFS_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".ckpt")
 
-
-class PrefetchError(JbertError, RuntimeError):
-    """The model cannot be fetched or imported; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -76,23 +82,6 @@ class ImportResult:
             f"取り込み完了 / imported: {self.repo_id} (revision {self.revision[:12]}) → {self.snapshot}\n"
             f"  ファイル: {', '.join(self.files)}"
         )
-
-
-def hub_cache_dir() -> Path:
-    """The hub cache in effect (``HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``)."""
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def repo_folder(repo_id: str, cache_dir: Path | None = None) -> Path:
-    """The cache folder of a model repository.
-
-    >>> repo_folder("tohoku-nlp/bert-base-japanese-whole-word-masking", Path("/c")).as_posix()
-    '/c/models--tohoku-nlp--bert-base-japanese-whole-word-masking'
-    """
-    base = cache_dir if cache_dir is not None else hub_cache_dir()
-    return base / ("models--" + repo_id.replace("/", "--"))
 
 
 def _git_blob_sha1(path: Path) -> str:
@@ -389,12 +378,6 @@ def import_model(
     return ImportResult(repo_id, rev, snapshot, tuple(found.files))
 
 
-def _endpoint() -> str:
-    from huggingface_hub import constants
-
-    return str(constants.ENDPOINT)
-
-
 def prefetch_hub(repo_id: str = HUB_MODEL_ID, *, cache_dir: str | os.PathLike[str] | None = None) -> ImportResult:
     """Download what ``repo_id``'s ``main`` has of the lesson files into the hub cache, pinned to one commit.
 
@@ -412,7 +395,7 @@ def prefetch_hub(repo_id: str = HUB_MODEL_ID, *, cache_dir: str | os.PathLike[st
     ok, why = hub_reachable(repo_id)
     if not ok:
         raise PrefetchError(
-            f"Hub ({_endpoint()}) に届きません ({why})。"
+            f"Hub ({hub_endpoint()}) に届きません ({why})。"
             "接続できる機械で `jbert prefetch` を実行し、キャッシュのフォルダ "
             f"({repo_folder(repo_id).name}) をコピーして、ここで `jbert prefetch --from <そのフォルダ>`。"
             " 代役だけなら `jbert prefetch --standin`。"
