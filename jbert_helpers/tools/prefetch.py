@@ -47,6 +47,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import JbertError, PrefetchError
 from ..hubcache import (
@@ -201,7 +202,7 @@ def locate_model(source: Path) -> ModelSource:
     return ModelSource(folder, rev, files)
 
 
-def _load_quietly(folder: Path) -> tuple[object, dict, object]:
+def _load_quietly(folder: Path) -> tuple[Any, dict[str, Any], Any]:
     """Load the tokenizer and ``BertModel`` from ``folder`` without transformers' bars and LOAD REPORT."""
     from transformers import BertJapaneseTokenizer, BertModel
     from transformers.utils import logging as hf_logging
@@ -239,10 +240,10 @@ def verify_model(folder: Path) -> str:
 
     try:
         tokenizer, info, model = _load_quietly(folder)
-        ids = tokenizer(SAMPLE, return_tensors="pt")  # type: ignore[operator]
-        model.eval()  # type: ignore[attr-defined]
+        ids = tokenizer(SAMPLE, return_tensors="pt")
+        model.eval()
         with torch.no_grad():
-            out = model(**ids)  # type: ignore[operator]
+            out = model(**ids)
     except Exception as e:  # noqa: BLE001 (whatever fails, the folder is unusable: say so)
         raise PrefetchError(
             f"{folder} のモデルを読み込めません ({type(e).__name__}: {e})。ファイルが壊れているか途中までしか"
@@ -263,7 +264,7 @@ def verify_model(folder: Path) -> str:
     heads = len(info.get("unexpected_keys", ()))
     shape = tuple(out.last_hidden_state.shape)
     return (
-        f"トークナイザと BertModel を読み込めました (語彙 {len(tokenizer.vocab):,}, 出力 {shape}"  # type: ignore[attr-defined]
+        f"トークナイザと BertModel を読み込めました (語彙 {len(tokenizer.vocab):,}, 出力 {shape}"
         + (f"; 事前学習ヘッドの重み {heads} 個は BertModel では使いません" if heads else "")
         + ")"
     )
