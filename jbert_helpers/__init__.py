@@ -51,29 +51,41 @@ _EXPORTS: dict[str, str] = {
     "TokenSpan": "textcheck",
     "check_text": "textcheck",
     "trace_wordpiece": "wordpiece",
+    "AttentionPlotError": "errors",
+    "ParamCountError": "errors",
+    "WordPieceError": "errors",
+    "plot_padding": "plots",
+    "attention_cost": "plots",
+    "attention_cost_table": "plots",
+    "plot_attention": "attention",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = importlib.metadata.version("jbert-helpers")
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from .attention import plot_attention
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
     from .device import DeviceChoice, best_device, choose_device, move_batch
     from .errors import (
+        AttentionPlotError,
         ConversionError,
         DeviceError,
         EncodingError,
         EncodingMismatchError,
         JbertError,
         ModelResolutionError,
+        ParamCountError,
         StandinError,
         TextAlignmentError,
         TextCheckError,
+        WordPieceError,
     )
     from .exercises import check
     from .hubcache import HUB_MODEL_ID
     from .invariants import EncodingReport, RowReport, check_encoding
     from .models import ModelChoice, choose_model, resolve_model_name
     from .params import counted_breakdown, formula_breakdown
+    from .plots import attention_cost, attention_cost_table, plot_padding
     from .standin import ensure_standin, is_standin
     from .textcheck import TextFinding, TextReport, TokenSpan, check_text
     from .versions import print_versions
