@@ -33,3 +33,14 @@ class StandinError(JbertError, RuntimeError):
 
 class ConversionError(JbertError, TypeError):
     """A value handed to :mod:`jbert_helpers.convert` is not a tensor that can be converted."""
+
+
+class HandoutError(JbertError, ValueError):
+    """Student copies cannot be made (``jbert handout``): no such notebook, or ``--out`` is the lessons' folder."""
+
+
+class GradingError(JbertError, RuntimeError):
+    """A folder of submissions cannot be graded (``jbert grade``): no such folder, or a lesson does not run here.
+
+    A single bad submission is never this error: it gets a grade row with the reason.
+    """
