@@ -57,6 +57,7 @@ class Exercise:
     answer_cell: int | None  #: index of the cell assigning the variable (None: not found)
     what: str  #: the ``what=`` label of the check, or ``演習 N``
     check_cell_id: str | None  #: the check cell's nbformat id (found again in submissions)
+    answer_cell_id: str | None = None  #: the answer cell's nbformat id
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -126,7 +127,8 @@ def find_exercises(nb: Any) -> list[Exercise]:
                     answer_cell = j if not check_calls(before.source) else None
                     break
             number = len(found) + 1
-            found.append(Exercise(number, variable, index, answer_cell, _what(call, number), cell.get("id")))
+            answer_id = nb.cells[answer_cell].get("id") if answer_cell is not None else None
+            found.append(Exercise(number, variable, index, answer_cell, _what(call, number), cell.get("id"), answer_id))
     return found
 
 

@@ -291,6 +291,12 @@ def _rewrite_checks(source: str, cell_exercises: list[int]) -> str:
     return ast.unparse(ast.fix_missing_locations(_Rewrite().visit(ast.parse(source))))
 
 
+def _error_text(content: dict[str, Any]) -> str:
+    """``Name: message`` of an error message's content (``Name`` alone when there is no message)."""
+    name, value = str(content.get("ename", ""))[:80], str(content.get("evalue", ""))[:400]
+    return f"{name}: {value}" if value else name
+
+
 _RECORDER = (
     "__jbert_expected__ = {}\n"
     "def __jbert_record__(number, answer, expected, *args, **kwargs):\n"
@@ -338,13 +344,13 @@ def _run_worker(spec: dict[str, Any]) -> None:
             # Nothing a cell prints is kept (bounded output); only an error's name and message.
             if msg["msg_type"] == "error":
                 content = msg["content"]
-                errors.setdefault(cell_index, f"{str(content.get('ename', ''))[:80]}: {str(content.get('evalue', ''))[:400]}")
+                errors.setdefault(cell_index, _error_text(content))
             return None
 
     def on_executed(cell: Any, cell_index: int, execute_reply: dict) -> None:
         content = execute_reply.get("content", {})
         if content.get("ename") == "CellTimeoutError":
-            errors[cell_index] = f"CellTimeoutError: {content.get('evalue', '')}"
+            errors[cell_index] = _error_text(content)
 
     km = AsyncKernelManager(kernel_name=spec["kernel_name"])
     if spec.get("ipc"):
@@ -352,7 +358,7 @@ def _run_worker(spec: dict[str, Any]) -> None:
         km.ip = spec["ipc"]
     client = _Client(
         nb, km=km, timeout=spec["cell_timeout"], startup_timeout=spec["startup_timeout"], allow_errors=True,
-        interrupt_on_timeout=True, record_timing=False, iopub_timeout=10,
+        interrupt_on_timeout=True, record_timing=False, iopub_timeout=10, shutdown_kernel="immediate",
         error_on_timeout={"ename": "CellTimeoutError",
                           "evalue": f"{spec['cell_timeout']} 秒で終わらなかったので止めました / cell timed out",
                           "traceback": []},
@@ -402,9 +408,12 @@ def _run_worker(spec: dict[str, Any]) -> None:
                 if left <= 1:
                     result["stopped"] = {"cell": index, "why": "notebook_timeout"}
                     return
-                client.timeout = int(min(spec["cell_timeout"], left))
-                try:
-                    await client.async_execute_cell(cell, index)
+                client.timeout = max(1, int(min(spec["cell_timeout"], left)))
+                try:  # wait_for: a cell whose kernel ignores the interrupt still ends at the notebook limit
+                    await asyncio.wait_for(client.async_execute_cell(cell, index), timeout=left)
+                except TimeoutError:
+                    result["stopped"] = {"cell": index, "why": "notebook_timeout"}
+                    return
                 except DeadKernelError:
                     result["stopped"] = {"cell": index, "why": "kernel_died"}
                     return
@@ -528,7 +537,8 @@ def _expected_values(runner: _Runner, lesson: Lesson) -> dict[int, Any]:
         detail = stopped.get("error") or _STOP_REASON.get(stopped["why"], stopped["why"])
         raise GradingError(
             f"レッスン {lesson.path.name} を実行できないので正解を計算できません (セル {stopped.get('cell')}: {detail})。"
-            f"`jbert doctor` と `jbert refresh {lesson.path}` で確かめてください / cannot run the lesson"
+            f"`jbert doctor` と `jbert refresh {lesson.path}` で確かめるか、--memory-mb / --cell-timeout を増やしてください "
+            "/ cannot run the lesson"
         )
     values: dict[int, Any] = {}
     for e in lesson.exercises:
@@ -544,22 +554,28 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-def _judge(e: Exercise, sub_ex: Exercise | None, result: dict[str, Any], expected: Any,
+def _judge(e: Exercise, sub_ex: Exercise | None, answer_cell: int | None, result: dict[str, Any], expected: Any,
            timeout: int) -> tuple[str, str]:
-    """(status, reason) of lesson exercise ``e`` from a worker's result."""
+    """(status, reason) of lesson exercise ``e`` from a worker's result.
+
+    ``answer_cell`` is the submission's answer cell; an error there makes the exercise an error.
+    """
     if sub_ex is None:
         return "not_answered", "確認のセル (check) が提出にありません / the check cell is missing"
     answer = result["answers"].get(str(e.number))
     if answer is None:
         stopped = result.get("stopped") or {"why": "worker_died"}
         return "error", _STOP_REASON.get(stopped["why"], stopped["why"]).format(t=timeout)
-    if sub_ex.answer_cell is not None and str(sub_ex.answer_cell) in result["cell_errors"]:
-        return "error", f"答えのセルでエラー / error in the answer cell: {result['cell_errors'][str(sub_ex.answer_cell)]}"
+    errors = result["cell_errors"]
+    if answer_cell is not None and str(answer_cell) in errors:
+        return "error", f"答えのセルでエラー / error in the answer cell: {errors[str(answer_cell)]}"
     kind = answer.get("kind")
     if kind == "ellipsis":
         return "not_answered", f"{e.variable} = ... のままです / not answered"
     if kind == "missing":
-        return "error", f"変数 {e.variable} がありません / {e.variable} is not defined"
+        earlier = [int(i) for i in errors if int(i) < sub_ex.check_cell]
+        why = f" (セル {max(earlier)}: {errors[str(max(earlier))]})" if earlier else ""
+        return "error", f"変数 {e.variable} がありません / {e.variable} is not defined{why}"
     if kind == "unsupported":
         return "error", f"答えの型 {answer.get('type')} は採点できません (数・文字列・リスト・タプル・真偽値で) / unsupported type"
     if kind == "too_large":
@@ -570,11 +586,23 @@ def _judge(e: Exercise, sub_ex: Exercise | None, result: dict[str, Any], expecte
         value = ast.literal_eval(answer["repr"])
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return "error", "答えを読めません / answer unreadable"
-    if value == expected and type(value) is not type(expected) and isinstance(value, (list, tuple)):
-        return "wrong", f"答え {_short(value)} (正解 {_short(expected)}: {type(expected).__name__} で答えます)"
     if value == expected:
         return "correct", ""
     return "wrong", f"答え {_short(value)} (正解 {_short(expected)})"
+
+
+def _answer_cell(nb: Any, lesson_ex: Exercise, sub_ex: Exercise) -> int | None:
+    """The submission's answer cell: same cell id as the lesson's, else the assigning cell before the check."""
+    if lesson_ex.answer_cell_id:
+        for index, cell in enumerate(nb.cells):
+            if cell.get("id") == lesson_ex.answer_cell_id and index < sub_ex.check_cell:
+                return index
+    if sub_ex.answer_cell is not None:
+        return sub_ex.answer_cell
+    for index in range(sub_ex.check_cell - 1, -1, -1):
+        if nb.cells[index].cell_type == "code":
+            return index
+    return None
 
 
 def _grade_file(runner: _Runner, student: str, rel: str, path: Path, lesson: Lesson, lessons: dict[str, Lesson],
@@ -627,7 +655,9 @@ def _grade_file(runner: _Runner, student: str, rel: str, path: Path, lesson: Les
     values = expected(lesson)
     out = []
     for e in lesson.exercises:
-        status, reason = _judge(e, matched[e.number], result, values[e.number], limits.notebook_timeout)
+        sub_ex = matched[e.number]
+        answer_cell = _answer_cell(nb, e, sub_ex) if sub_ex is not None else None
+        status, reason = _judge(e, sub_ex, answer_cell, result, values[e.number], limits.notebook_timeout)
         out.append(Grade(student, lesson.stem, e.number, e.what, status, _clean(reason, str(runner.root)), rel))
     return out
 
