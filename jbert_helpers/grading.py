@@ -89,6 +89,8 @@ NO_NETWORK_PROXY = "http://127.0.0.1:9"
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HF_HOME", "HF_HUB_CACHE", "JBERT_CACHE_DIR",
               "XDG_CACHE_HOME", "VIRTUAL_ENV")
 MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
+#: The largest Jupyter message a worker reads from a kernel (a bigger print is dropped unread).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _MAX_REASON = 300
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 _PROBE = "__import__('jbert_helpers.sandbox', fromlist=['wire']).wire({name!r}, {namespace})"
@@ -307,6 +309,10 @@ _RECORDER = (
 def _run_worker(spec: dict[str, Any]) -> None:
     """Run one notebook as ``spec`` says and keep ``spec['result']`` up to date (atomic writes)."""
     import nbformat
+    import traitlets
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
@@ -352,7 +358,22 @@ def _run_worker(spec: dict[str, Any]) -> None:
         if content.get("ename") == "CellTimeoutError":
             errors[cell_index] = _error_text(content)
 
+    class _BoundedClient(AsyncKernelClient):
+        """Bounded output: a message larger than MAX_MESSAGE_BYTES is never read into the worker.
+
+        ZeroMQ drops such a message (and the connection, which it re-opens); the output is not
+        needed, and answers come back over the shell channel.
+        """
+
+        @traitlets.default("context")
+        def _bounded_context(self) -> zmq.asyncio.Context:
+            self._created_context = True
+            context = zmq.asyncio.Context()
+            context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            return context
+
     km = AsyncKernelManager(kernel_name=spec["kernel_name"])
+    km.client_factory = _BoundedClient
     if spec.get("ipc"):
         km.transport = "ipc"
         km.ip = spec["ipc"]

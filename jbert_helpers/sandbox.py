@@ -10,7 +10,8 @@ any student code can run,
 * the parent-death signal (Linux): if the grader is killed, the kernel dies with it;
 
 then replaces its stdout/stderr file descriptors with ``/dev/null`` (what the kernel prints goes
-to the grader through Jupyter messages only) and starts ``ipykernel``.
+to the grader through Jupyter messages only), caps what one cell can print (``--output-chars``;
+the rest is dropped with a note, so a 100 MB print sends about 1 MB) and starts ``ipykernel``.
 
 It also holds :func:`wire`, which the grader evaluates in the kernel to read an answer variable
 as plain data: the grader compares values in its own process, never by the student's ``==``.
@@ -118,6 +119,35 @@ def _set_limits(memory_mb: int, file_mb: int) -> None:
             pass
 
 
+OUTPUT_NOTE = "\n[jbert grade: これ以降の出力は省略 / output truncated]\n"
+
+
+def _cap_output(limit: int) -> None:
+    """Let each execution print at most ``limit`` characters (stdout and stderr together)."""
+    from ipykernel import iostream
+
+    original = iostream.OutStream.write
+    state: dict[str, Any] = {"parent": None, "used": 0, "noted": False}
+
+    def write(self: Any, string: str) -> int:
+        if not isinstance(string, str):
+            return original(self, string)  # raises ipykernel's TypeError
+        parent = (self.parent_header or {}).get("msg_id")
+        if parent != state["parent"]:
+            state.update(parent=parent, used=0, noted=False)
+        room = limit - state["used"]
+        part = string[: max(room, 0)]
+        if part:
+            state["used"] += len(part)
+            original(self, part)
+        if len(part) < len(string) and not state["noted"]:
+            state["noted"] = True
+            original(self, OUTPUT_NOTE)
+        return len(string)
+
+    iostream.OutStream.write = write  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Set the limits, silence fds 1 and 2, start ipykernel with the remaining arguments."""
     import argparse
@@ -126,8 +156,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m jbert_helpers.sandbox")
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--file-mb", type=int, default=64)
+    parser.add_argument("--output-chars", type=int, default=1_000_000)
     args, rest = parser.parse_known_args(argv)
     _set_limits(args.memory_mb, args.file_mb)
+    _cap_output(args.output_chars)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)

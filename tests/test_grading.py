@@ -337,3 +337,54 @@ def test_wire_reads_plain_data_and_refuses_objects() -> None:
 def test_doctests(module: Any) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_sandbox_kernel_caps_what_a_cell_prints_and_its_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from jupyter_client.manager import KernelManager
+
+    spec_dir = tmp_path / "kernels" / "capped"
+    spec_dir.mkdir(parents=True)
+    argv = [sys.executable, "-m", "jbert_helpers.sandbox", "--memory-mb", "1024", "--output-chars", "1000",
+            "-f", "{connection_file}"]
+    (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "capped", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    km = KernelManager(kernel_name="capped")
+    km.start_kernel()
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        streams: list[str] = []
+
+        def keep(msg: dict[str, Any]) -> None:
+            if msg["msg_type"] == "stream":
+                streams.append(msg["content"]["text"])
+
+        kc.execute_interactive("print('x' * 5_000_000)\nprint('second')", timeout=60, output_hook=keep)
+        text = "".join(streams)
+        assert text.startswith("x" * 1000) and "x" * 1001 not in text
+        assert text.count(sandbox.OUTPUT_NOTE.strip()) == 1 and "second" not in text
+        streams.clear()
+        reply = kc.execute_interactive("import os\nprint(os.getcwd() != '', 'next cell')", timeout=60, output_hook=keep)
+        assert "".join(streams) == "True next cell\n"  # the budget is per cell
+        reply = kc.execute_interactive("block = bytearray(2 * 1024**3)", timeout=60, output_hook=keep)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "MemoryError"
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_without_a_network_namespace_proxies_still_block_the_network(
+        classroom_dirs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lessons, subs = classroom_dirs
+    few = tmp_path / "few"
+    for student in ("right", "uses_network"):
+        (few / student).mkdir(parents=True)
+        (few / student / "09-01_small.ipynb").write_bytes((subs / student / "09-01_small.ipynb").read_bytes())
+    monkeypatch.setattr(grading, "network_namespace_available", lambda: False)
+    rows = _rows(grade(few, lessons_dir=lessons, model="standin", limits=TEST_LIMITS))
+    assert rows["right", 1].status == rows["right", 2].status == "correct"
+    assert rows["uses_network", 1].status == "error" and "URLError" in rows["uses_network", 1].reason
+    assert "Connection refused" in rows["uses_network", 1].reason  # the proxy on a closed port
