@@ -443,7 +443,8 @@ def _run_worker(spec: dict[str, Any]) -> None:
                     save()
                     tags = cell.metadata.get("tags", [])
                     if expected_mode and "raises-exception" not in tags:
-                        result["stopped"] = {"cell": index, "why": "lesson_error", "error": errors[index]}
+                        # index - 1: the recorder cell was put in front of the lesson's cells
+                        result["stopped"] = {"cell": index - 1, "why": "lesson_error", "error": errors[index]}
                         return
 
     try:
@@ -583,6 +584,8 @@ def _judge(e: Exercise, sub_ex: Exercise | None, answer_cell: int | None, result
     """
     if sub_ex is None:
         return "not_answered", "確認のセル (check) が提出にありません / the check cell is missing"
+    if answer_cell is None:
+        return "not_answered", "答えのセルが提出にありません / the answer cell is missing"
     answer = result["answers"].get(str(e.number))
     if answer is None:
         stopped = result.get("stopped") or {"why": "worker_died"}
@@ -613,7 +616,12 @@ def _judge(e: Exercise, sub_ex: Exercise | None, answer_cell: int | None, result
 
 
 def _answer_cell(nb: Any, lesson_ex: Exercise, sub_ex: Exercise) -> int | None:
-    """The submission's answer cell: same cell id as the lesson's, else the assigning cell before the check."""
+    """The submission's answer cell, or None when it has none.
+
+    The cell with the lesson's answer cell's id; else the cell assigning the variable; else the
+    code cell just before the check cell, unless that is another exercise's check cell (then the
+    variable would still hold the previous exercise's answer).
+    """
     if lesson_ex.answer_cell_id:
         for index, cell in enumerate(nb.cells):
             if cell.get("id") == lesson_ex.answer_cell_id and index < sub_ex.check_cell:
@@ -621,8 +629,9 @@ def _answer_cell(nb: Any, lesson_ex: Exercise, sub_ex: Exercise) -> int | None:
     if sub_ex.answer_cell is not None:
         return sub_ex.answer_cell
     for index in range(sub_ex.check_cell - 1, -1, -1):
-        if nb.cells[index].cell_type == "code":
-            return index
+        cell = nb.cells[index]
+        if cell.cell_type == "code":
+            return None if check_calls(cell.source) else index
     return None
 
 
