@@ -388,3 +388,36 @@ def test_without_a_network_namespace_proxies_still_block_the_network(
     assert rows["right", 1].status == rows["right", 2].status == "correct"
     assert rows["uses_network", 1].status == "error" and "URLError" in rows["uses_network", 1].reason
     assert "Connection refused" in rows["uses_network", 1].reason  # the proxy on a closed port
+
+
+def test_a_deleted_answer_cell_never_reuses_the_previous_exercises_answer() -> None:
+    lesson = new_notebook(cells=[
+        new_markdown_cell("# 9-3 同じ変数"),
+        new_code_cell("answer = ..."),
+        new_code_cell("check(answer, 1)"),
+        new_code_cell("answer = ..."),
+        new_code_cell("check(answer, 2)"),
+    ])
+    submission = nbformat.from_dict(json.loads(json.dumps(lesson)))
+    submission.cells[1].source = "answer = 1"
+    del submission.cells[3]  # the second answer cell is gone: `answer` still holds 1
+    for cell in submission.cells:
+        cell.id = cell.id + "x"  # as if the ids were lost on the way
+    first, second = find_exercises(lesson)
+    sub_first, sub_second = find_exercises(submission)
+    assert grading._answer_cell(submission, first, sub_first) == 1
+    assert grading._answer_cell(submission, second, sub_second) is None
+    result = {"answers": {"2": {"kind": "value", "repr": "1"}}, "cell_errors": {}, "stopped": None}
+    status, reason = grading._judge(second, sub_second, None, result, 1, 15)
+    assert status == "not_answered" and "answer cell is missing" in reason
+
+
+def test_a_lesson_that_does_not_run_stops_grading_with_the_cell(tmp_path: Path) -> None:
+    broken = _lesson("9-4 壊れたレッスン", ["a"])
+    broken.cells[1].source = "words = undefined_name"
+    (tmp_path / "lessons").mkdir()
+    nbformat.write(broken, tmp_path / "lessons" / "09-04_broken.ipynb")
+    (tmp_path / "subs" / "aoi").mkdir(parents=True)
+    nbformat.write(make_handout(broken), tmp_path / "subs" / "aoi" / "09-04_broken.ipynb")
+    with pytest.raises(GradingError, match=r"セル 1: NameError"):
+        grade(tmp_path / "subs", lessons_dir=tmp_path / "lessons", model="standin", limits=TEST_LIMITS)
