@@ -385,7 +385,7 @@ def _run_worker(spec: dict[str, Any]) -> None:
                           "traceback": []},
         resources={"metadata": {"path": spec["cwd"]}}, on_cell_executed=on_executed,
     )
-    deadline = time.monotonic() + spec["notebook_timeout"]
+    deadline = time.monotonic() + spec["notebook_timeout"] + spec["startup_timeout"]  # reset once started
 
     async def probe(p: dict[str, Any]) -> dict[str, Any]:
         assert client.kc is not None
@@ -415,7 +415,10 @@ def _run_worker(spec: dict[str, Any]) -> None:
         return answer
 
     async def run() -> None:
+        nonlocal deadline
         async with client.async_setup_kernel():
+            # the notebook's time starts once its kernel is up (the start has its own limit)
+            deadline = time.monotonic() + spec["notebook_timeout"]
             for index in range(len(nb.cells) + 1):
                 for p in probes.get(index, []):
                     result["answers"][str(p["exercise"])] = await probe(p)
@@ -436,7 +439,9 @@ def _run_worker(spec: dict[str, Any]) -> None:
                     result["stopped"] = {"cell": index, "why": "notebook_timeout"}
                     return
                 except DeadKernelError:
-                    result["stopped"] = {"cell": index, "why": "kernel_died"}
+                    # nbclient also reports our own cancellation (the notebook limit) as a dead kernel
+                    alive = await ensure_async(km.is_alive())
+                    result["stopped"] = {"cell": index, "why": "notebook_timeout" if alive else "kernel_died"}
                     return
                 if index in errors:
                     result["cell_errors"][str(index)] = errors[index]
