@@ -93,6 +93,7 @@ MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _MAX_REASON = 300
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+_WIRE_KINDS = frozenset({"value", "ellipsis", "missing", "unsupported", "too_large"})
 _PROBE = "__import__('jbert_helpers.sandbox', fromlist=['wire']).wire({name!r}, {namespace})"
 
 
@@ -409,8 +410,9 @@ def _run_worker(spec: dict[str, Any]) -> None:
         text = value.get("data", {}).get("text/plain", "")
         try:
             answer = json.loads(ast.literal_eval(text))
-            assert isinstance(answer, dict) and answer.get("kind") in {"value", "ellipsis", "missing", "unsupported", "too_large"}
-        except Exception:
+        except Exception:  # whatever came back, it is not what wire() writes
+            answer = None
+        if not isinstance(answer, dict) or answer.get("kind") not in _WIRE_KINDS:
             return {"kind": "probe_failed", "why": "answer could not be read"}
         return answer
 
@@ -542,7 +544,8 @@ class _Runner:
             result["stopped"] = {"cell": None, "why": "worker_died"}
         elif result.get("done") and not result.get("stopped") and proc.returncode != 0:
             log_tail = (private / "worker.log").read_text(encoding="utf-8", errors="replace")[-2000:]
-            result["stopped"] = {"cell": None, "why": "worker_failed", "error": log_tail.strip().splitlines()[-1:]}
+            last = log_tail.strip().splitlines()[-1:] or [""]
+            result["stopped"] = {"cell": None, "why": "worker_failed", "error": last[0]}
         shutil.rmtree(work, ignore_errors=True)
         return result
 
