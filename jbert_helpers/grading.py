@@ -711,6 +711,8 @@ def grade(submissions: Path, *, lessons_dir: Path, model: str, limits: Limits = 
     if not submissions.is_dir():
         raise GradingError(f"提出フォルダがありません / no such folder: {submissions}")
     lessons = load_lessons(lessons_dir)
+    # notebooks handed out without exercises (00_index): handed back, they are not graded
+    no_exercises = {p.name for p in Path(lessons_dir).glob("*.ipynb")} - {les.path.name for les in lessons.values()}
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not students:
         raise GradingError(f"{submissions} に生徒のフォルダがありません (提出フォルダ/生徒名/レッスン.ipynb) / no student folders")
@@ -739,6 +741,8 @@ def grade(submissions: Path, *, lessons_dir: Path, model: str, limits: Limits = 
             for path in files:
                 rel = path.relative_to(student_dir).as_posix()
                 stem = named_lesson(path.name, lessons)
+                if stem is None and path.name in no_exercises:
+                    continue
                 if stem is None:
                     grades.append(Grade(student, path.stem, 0, "", "error",
                                         "ファイル名からレッスンが分かりません (例: 04-07_encode_decode.ipynb) / unknown lesson", rel))

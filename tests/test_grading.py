@@ -292,6 +292,8 @@ def test_grade_the_real_tokenizer_lesson_through_the_cli(tmp_path: Path, capsys:
     for name, (first, second) in students.items():
         (subs / name).mkdir(parents=True)
         nbformat.write(_fill(blank, first, second), subs / name / "04-07_encode_decode.ipynb")
+    (subs / "aoi" / "00_index.ipynb").write_bytes((notebooks_dir() / "00_index.ipynb").read_bytes())  # no exercises
+    (subs / "ren" / "notes.ipynb").write_text("{}", encoding="utf-8")  # not a lesson
     (subs / "sora").mkdir()
     (subs / "sora" / "04-07_encode_decode.ipynb").write_bytes(
         (tmp_path / "handout" / "04-09_padding.ipynb").read_bytes())
@@ -301,8 +303,9 @@ def test_grade_the_real_tokenizer_lesson_through_the_cli(tmp_path: Path, capsys:
     table = capsys.readouterr().out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "grades" / "gradebook.csv").read_text(encoding="utf-8"))))
     status = {(r["student"], r["exercise"]): r["status"] for r in rows}
-    assert status == {("aoi", "1"): "correct", ("aoi", "2"): "correct", ("ren", "1"): "wrong",
+    assert status == {("aoi", "1"): "correct", ("aoi", "2"): "correct", ("ren", "0"): "error", ("ren", "1"): "wrong",
                       ("ren", "2"): "wrong", ("sora", "1"): "error", ("sora", "2"): "error"}
+    assert [r["file"] for r in rows if r["exercise"] == "0"] == ["notes.ipynb"]
     assert "| 正解した人数 | 1/3 | 1/3 | |" in table
     assert (tmp_path / "grades" / "gradebook.md").read_text(encoding="utf-8") in table
 
