@@ -69,3 +69,14 @@ class RefreshError(JbertError, RuntimeError):
 
 class PrefetchError(JbertError, RuntimeError):
     """The model cannot be fetched or imported (``jbert prefetch``); the message says why and what to do."""
+
+
+class HandoutError(JbertError, ValueError):
+    """Student copies cannot be made (``jbert handout``): no such notebook, or ``--out`` is the lessons' folder."""
+
+
+class GradingError(JbertError, RuntimeError):
+    """A folder of submissions cannot be graded (``jbert grade``): no such folder, or a lesson does not run here.
+
+    A single bad submission is never this error: it gets a grade row with the reason.
+    """

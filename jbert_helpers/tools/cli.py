@@ -4,18 +4,23 @@
 * ``jbert prefetch`` — put the real model in the hub cache (download, or ``--from`` a copied
   folder/archive), or ``--standin`` to build the offline stand-in ahead of class;
 * ``jbert refresh`` — re-execute notebooks and store their outputs (the documented way to
-  regenerate them).
+  regenerate them);
+* ``jbert handout`` / ``jbert grade`` — student copies without solutions, and a gradebook from
+  what students hand back (:mod:`jbert_helpers.tools.classroom`, :mod:`jbert_helpers.tools.grading`).
 
 Example::
 
     $ jbert doctor
     $ jbert prefetch --from /media/usb/bert-base-japanese-whole-word-masking.tar.gz
     $ jbert refresh notebooks/04-07_encode_decode.ipynb --model standin
+    $ jbert handout --out handout/
+    $ jbert grade submissions/ --out grades/
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -74,6 +79,69 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_handout(args: argparse.Namespace) -> int:
+    from .classroom import handout
+    from .refresh import notebooks_dir
+
+    paths = [Path(p) for p in args.notebooks] or sorted(notebooks_dir().glob("*.ipynb"))
+    for path in handout(paths, Path(args.out)):
+        print(f"[jbert] handout: {path}", flush=True)
+    return 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from ..models import choose_model
+    from .grading import Limits, grade, write_gradebook
+    from .refresh import model_unavailable, notebooks_dir
+
+    label = args.model or choose_model().label
+    why = model_unavailable(label)
+    if why:
+        from ..errors import ModelResolutionError
+
+        raise ModelResolutionError(f"--model {label} をここでは読み込めません ({why})。--model standin にしてください。")
+    limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb)
+    progress = functools.partial(print, file=sys.stderr, flush=True)
+    book = grade(Path(args.submissions), lessons_dir=Path(args.lessons or notebooks_dir()), model=label,
+                 limits=limits, log=progress)
+    csv_path, md_path = write_gradebook(book, Path(args.out))
+    print(book.to_table())
+    print(f"\n[jbert] grade: {csv_path}, {md_path}", flush=True)
+    return 0
+
+
+def _add_classroom_commands(sub: argparse._SubParsersAction) -> None:
+    """``jbert handout`` and ``jbert grade`` (docs/teachers.md, 配布と採点)."""
+    from .grading import Limits
+
+    h = sub.add_parser(
+        "handout",
+        help="make student copies of lessons: solutions removed, answers back to `answer = ...`",
+        description="Write a student copy of each lesson into --out: the <details> solutions removed, every answer "
+        "cell back to `answer = ...`, the exercise cells' outputs cleared; all other cells and outputs kept.",
+    )
+    h.add_argument("notebooks", nargs="*", help="lessons to hand out (default: all in notebooks/)")
+    h.add_argument("--out", required=True, help="folder for the student copies (not the lessons' own folder)")
+    h.set_defaults(func=_cmd_handout)
+
+    defaults = Limits()
+    g = sub.add_parser(
+        "grade",
+        help="grade a folder of submissions (one folder per student) into a gradebook",
+        description="Run every SUBMISSIONS/<student>/<lesson>.ipynb in its own limited kernel, read each answer "
+        "variable and compare it with the value the teacher's lesson computes. Writes gradebook.csv and "
+        "gradebook.md into --out and prints the table.",
+    )
+    g.add_argument("submissions", help="folder with one sub-folder per student")
+    g.add_argument("--out", required=True, help="folder for gradebook.csv and gradebook.md")
+    g.add_argument("--lessons", help="the teacher's lessons (default: notebooks/)")
+    g.add_argument("--model", help="'standin' or a hub id / folder (default: what resolve_model_name chooses)")
+    g.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, help="seconds per cell")
+    g.add_argument("--notebook-timeout", type=int, default=defaults.notebook_timeout, help="seconds per notebook")
+    g.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address-space limit of a kernel (MiB)")
+    g.set_defaults(func=_cmd_grade)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jbert",
@@ -118,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all in notebooks/)")
     r.add_argument("--model", help="'standin' or a hub id / folder (default: what resolve_model_name chooses)")
     r.set_defaults(func=_cmd_refresh)
+    _add_classroom_commands(sub)
     return parser
 
 

@@ -1,0 +1,219 @@
+"""Exercises in a lesson, and ``jbert handout``: student copies without the solutions.
+
+A lesson's exercise has the shape the notebooks use (see :mod:`jbert_helpers.exercises`)::
+
+    answer = ...  # ここに答えを書く                          ← the answer cell
+    check(answer, len(tokenizer.encode(...)), what="系列長")  ← the check cell
+    <details><summary>解答例</summary> … </details>          ← the solution, in a markdown cell
+
+:func:`find_exercises` finds them syntactically: a check cell is a code cell that calls ``check``
+with a variable as first argument; its answer cell is the nearest code cell before it that
+assigns that variable. The same variable (``answer``) may serve several exercises.
+
+:func:`make_handout` removes every ``<details>…</details>`` block from the markdown (and a cell
+that held nothing else), puts each answer cell back to ``answer = ...`` and clears the exercise
+cells' outputs; every other cell, and its stored output, is kept as it is.
+
+>>> import nbformat
+>>> nb = nbformat.v4.new_notebook(cells=[
+...     nbformat.v4.new_markdown_cell("# 4-0 例"),
+...     nbformat.v4.new_code_cell("answer = 13"),
+...     nbformat.v4.new_code_cell("check(answer, 13, what='トークン数')"),
+...     nbformat.v4.new_markdown_cell("<details><summary>解答例</summary>\\n\\n13\\n\\n</details>"),
+... ])
+>>> [(e.number, e.variable, e.what) for e in find_exercises(nb)]
+[(1, 'answer', 'トークン数')]
+>>> [c.source for c in make_handout(nb).cells]
+['# 4-0 例', 'answer = ...  # ここに答えを書く', "check(answer, 13, what='トークン数')"]
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import HandoutError
+
+#: The comment an answer cell gets when it is put back to ``answer = ...``.
+ANSWER_COMMENT = "# ここに答えを書く"
+
+_DETAILS = re.compile(r"[ \t]*<details\b.*?</details>[ \t]*", re.DOTALL | re.IGNORECASE)
+_BLANK_RUN = re.compile(r"\n{3,}")
+_LESSON_CODE = re.compile(r"^(\d\d-\d\d)")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a lesson: where its cells are and which variable holds the answer."""
+
+    number: int  #: 1, 2, … in the order of the lesson
+    variable: str  #: the variable the learner assigns (``answer``, ``answer2``)
+    check_cell: int  #: index of the cell calling ``check``
+    answer_cell: int | None  #: index of the cell assigning the variable (None: not found)
+    what: str  #: the ``what=`` label of the check, or ``演習 N``
+    check_cell_id: str | None  #: the check cell's nbformat id (found again in submissions)
+    answer_cell_id: str | None = None  #: the answer cell's nbformat id
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def check_calls(source: str) -> list[ast.Call]:
+    """The ``check(<variable>, …)`` calls in a cell's source (none when it does not parse).
+
+    >>> [ast.unparse(c) for c in check_calls("from jbert_helpers import check\\ncheck(answer, 1)")]
+    ['check(answer, 1)']
+    >>> check_calls("def check(*a): print('✅')")
+    []
+    """
+    tree = _parse(source)
+    if tree is None:
+        return []
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "check"
+        and len(node.args) >= 2
+        and isinstance(node.args[0], ast.Name)
+    ]
+
+
+def _assigns(source: str, variable: str) -> bool:
+    tree = _parse(source)
+    if tree is None:
+        return bool(re.search(rf"^\s*{re.escape(variable)}\s*=", source, re.MULTILINE))
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == variable for t in targets):
+            return True
+    return False
+
+
+def _what(call: ast.Call, number: int) -> str:
+    for kw in call.keywords:
+        if kw.arg == "what" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+            return kw.value.value
+    return f"演習 {number}"
+
+
+def find_exercises(nb: Any) -> list[Exercise]:
+    """The exercises of notebook ``nb`` (an nbformat notebook), in order."""
+    found: list[Exercise] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for call in check_calls(cell.source):
+            assert isinstance(call.args[0], ast.Name)
+            variable = call.args[0].id
+            answer_cell = None
+            for j in range(index - 1, -1, -1):
+                before = nb.cells[j]
+                if before.cell_type == "code" and (check_calls(before.source) or _assigns(before.source, variable)):
+                    answer_cell = j if not check_calls(before.source) else None
+                    break
+            number = len(found) + 1
+            answer_id = nb.cells[answer_cell].get("id") if answer_cell is not None else None
+            found.append(Exercise(number, variable, index, answer_cell, _what(call, number), cell.get("id"), answer_id))
+    return found
+
+
+def lesson_title(nb: Any) -> str | None:
+    """The first ``# `` heading of the notebook's first markdown cell (``# 4-7 encode と decode…``)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+            return None
+    return None
+
+
+def lesson_code(name: str) -> str | None:
+    """The section code a file name starts with: ``04-07_encode_decode (1).ipynb`` → ``04-07``."""
+    m = _LESSON_CODE.match(name)
+    return m.group(1) if m else None
+
+
+def _strip_details(source: str) -> str:
+    text = _DETAILS.sub("", source)
+    return _BLANK_RUN.sub("\n\n", text).strip("\n")
+
+
+def _blank_answer(source: str, variable: str) -> str:
+    m = re.fullmatch(rf"\s*{re.escape(variable)}\s*=\s*\.\.\.\s*(#.*)?\s*", source)
+    comment = m.group(1).strip() if m and m.group(1) else ANSWER_COMMENT
+    return f"{variable} = ...  {comment}"
+
+
+def _clear(cell: Any) -> None:
+    cell.outputs = []
+    cell.execution_count = None
+    cell.metadata.pop("execution", None)
+
+
+def make_handout(nb: Any) -> Any:
+    """A student copy of lesson ``nb``: solutions removed, answers blank, exercise outputs cleared."""
+    out = copy.deepcopy(nb)
+    for ex in find_exercises(out):
+        _clear(out.cells[ex.check_cell])
+        if ex.answer_cell is not None:
+            cell = out.cells[ex.answer_cell]
+            cell.source = _blank_answer(cell.source, ex.variable)
+            _clear(cell)
+    kept = []
+    for cell in out.cells:
+        if cell.cell_type == "markdown" and "<details" in cell.source.lower():
+            cell.source = _strip_details(cell.source)
+            if not cell.source.strip():
+                continue
+        kept.append(cell)
+    out.cells = kept
+    return out
+
+
+def handout(paths: Iterable[Path], out_dir: Path) -> list[Path]:
+    """Write a student copy of each lesson in ``paths`` into ``out_dir`` (same file names).
+
+    Refuses to write into the folder a lesson comes from, so the self-study copies (with the
+    solutions) are never overwritten.
+    """
+    import nbformat
+
+    out_dir = Path(out_dir)
+    written = []
+    paths = [Path(p) for p in paths]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise HandoutError(f"ノートブックがありません / no such notebook: {', '.join(missing)}")
+    for p in paths:
+        if out_dir.resolve() == p.parent.resolve():
+            raise HandoutError(
+                f"--out {out_dir} は元のレッスンと同じフォルダです。解答付きの原本を上書きしないよう、別のフォルダを指定してください "
+                "/ --out must not be the lessons' own folder"
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for p in paths:
+        try:
+            nb = nbformat.read(p, as_version=4)
+        except Exception as e:  # nbformat raises several kinds for a broken file
+            raise HandoutError(f"{p.name} を読めません / cannot read {p}: {e}") from None
+        student = make_handout(nb)
+        target = out_dir / p.name
+        target.write_text(nbformat.writes(student) + "\n", encoding="utf-8")
+        written.append(target)
+    return written
