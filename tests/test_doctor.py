@@ -211,3 +211,11 @@ def test_format_table_verdict_and_alignment() -> None:
     assert report.ok
     assert not Report([Check("x", "fail", "y", "z")]).ok
 
+
+
+def test_pins_are_read_from_the_checkouts_requirements() -> None:
+    from jbert_helpers.tools.doctor import _pins
+
+    pins = _pins()
+    lines = (Path(__file__).resolve().parent.parent / "requirements.txt").read_text().splitlines()
+    assert f"transformers=={pins['transformers']}" in lines and f"huggingface_hub=={pins['huggingface-hub']}" in lines

@@ -7,3 +7,8 @@
 
 Lessons never import from here; what they use is exported by :mod:`jbert_helpers` itself.
 """
+
+from pathlib import Path
+
+#: The checkout the package is installed from (editable install): notebooks/, requirements.txt.
+CHECKOUT = Path(__file__).resolve().parents[2]

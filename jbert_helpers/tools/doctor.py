@@ -33,6 +33,7 @@ from typing import Literal
 
 from .. import hubcache, models
 from ..errors import JbertError
+from . import CHECKOUT
 
 Status = Literal["ok", "info", "warn", "fail"]
 #: The libraries whose versions doctor reports (and compares with requirements.txt when present).
@@ -99,7 +100,7 @@ def _pins() -> dict[str, str]:
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
-    req = Path(__file__).resolve().parent.parent / "requirements.txt"
+    req = CHECKOUT / "requirements.txt"
     pins: dict[str, str] = {}
     if req.is_file():
         for line in req.read_text(encoding="utf-8").splitlines():

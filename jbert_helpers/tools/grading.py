@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GradingError
+from . import CHECKOUT
 from .classroom import Exercise, check_calls, find_exercises, lesson_code, lesson_title
 from .refresh import NOTEBOOK_ENV
 
@@ -515,7 +516,7 @@ class _Runner:
         env = _kernel_env(self.model)
         env["JUPYTER_PATH"] = str(self.root / "jupyter")
         env["JUPYTER_RUNTIME_DIR"] = str(private / "runtime")
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = str(CHECKOUT)
         hard_limit = notebook_timeout + self.limits.startup_timeout + 30
         with open(private / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "jbert_helpers.tools.grading", "--worker", str(spec_path)],

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import RefreshError
 from ..versions import versions
+from . import CHECKOUT
 
 #: The environment under which notebooks are executed for storing (refresh) and for checking (nbval).
 NOTEBOOK_ENV: dict[str, str] = {
@@ -35,7 +36,7 @@ IGNORE_MARKER = "NBVAL_IGNORE_OUTPUT"
 
 def notebooks_dir() -> Path:
     """The repository's ``notebooks/`` folder (the package is installed editable from the checkout)."""
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return CHECKOUT / "notebooks"
 
 
 def recorded_model(path: Path) -> str | None:
