@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "choose_device": "device",
     "move_batch": "device",
     "check": "exercises",
+    "check_exercise": "exercises",
+    "expected_answer": "exercises",
     "EncodingReport": "invariants",
     "RowReport": "invariants",
     "check_encoding": "invariants",
@@ -59,11 +61,13 @@ __all__ = [
     "best_device",
     "check",
     "check_encoding",
+    "check_exercise",
     "choose_device",
     "choose_model",
     "conversion_steps",
     "counted_breakdown",
     "ensure_standin",
+    "expected_answer",
     "formula_breakdown",
     "is_standin",
     "json_size",
@@ -80,7 +84,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
     from .device import DeviceChoice, best_device, choose_device, move_batch
     from .errors import ConversionError, DeviceError, EncodingError, JbertError, ModelResolutionError, StandinError
-    from .exercises import check
+    from .exercises import check, check_exercise, expected_answer
     from .invariants import EncodingReport, RowReport, check_encoding
     from .models import HUB_MODEL_ID, ModelChoice, choose_model, resolve_model_name
     from .notebooks import print_versions
