@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "choose_device": "device",
     "move_batch": "device",
     "check": "exercises",
+    "check_exercise": "exercises",
+    "expected_answer": "exercises",
     "EncodingReport": "invariants",
     "RowReport": "invariants",
     "check_encoding": "invariants",
@@ -80,7 +82,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         TextCheckError,
         WordPieceError,
     )
-    from .exercises import check
+    from .exercises import check, check_exercise, expected_answer
     from .hubcache import HUB_MODEL_ID
     from .invariants import EncodingReport, RowReport, check_encoding
     from .models import ModelChoice, choose_model, resolve_model_name

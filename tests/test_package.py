@@ -25,3 +25,19 @@ def test_import_loads_neither_torch_nor_matplotlib_nor_the_network() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_lessons_import_only_from_the_package_itself() -> None:
+    """One rule for lessons: everything they use is exported by jbert_helpers (no submodule imports)."""
+    import json
+    import re
+    from pathlib import Path
+
+    notebooks = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+    found = []
+    for path in notebooks:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and re.search(r"(from|import)\s+jbert_helpers\.", source):
+                found.append(path.name)
+    assert notebooks and found == []
