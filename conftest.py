@@ -69,7 +69,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     label = _recorded(path)
     if label is None and not os.environ.get(OVERRIDE):
-        pytest.fail(f"{path.name}: no metadata.jbert.model — store its outputs with `jbert refresh {path}`", pytrace=False)
+        pytest.fail(
+            f"{path.name}: no metadata.jbert.model — store its outputs with `jbert refresh {path}`", pytrace=False
+        )
     model = kernel_model(label)
     if model is None:
         os.environ.pop("JBERT_MODEL", None)

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 STANDIN_NOTE = "代役モデル (ランダム重み): 模様に意味はありません"
 
 
-
 def _as_matrix(weights: object) -> np.ndarray:
     """``weights`` (a tensor or array-like) as a float NumPy matrix, without touching autograd."""
     if hasattr(weights, "detach"):  # a torch.Tensor, possibly on a GPU or requiring grad

@@ -93,7 +93,9 @@ def _lookup(key: str, objects: dict[str, Any]) -> Exercise:
     missing = [name for name in exercise.needs if name not in objects]
     if missing:
         args = ", ".join(f"{name}={name}" for name in exercise.needs)
-        raise ExerciseError(f"演習 {key} の確認には {', '.join(missing)} が要ります: check_exercise({key!r}, answer, {args})")
+        raise ExerciseError(
+            f"演習 {key} の確認には {', '.join(missing)} が要ります: check_exercise({key!r}, answer, {args})"
+        )
     return exercise
 
 
@@ -157,18 +159,33 @@ def _unk_word(*, tokenizer: Any) -> str:
     return _unk_words(tokenizer, CHINESE)[0]
 
 
-@_exercise("04-04-1", "語数とトークン数", "tokenizer.word_tokenizer.tokenize と tokenizer.tokenize の結果の len を取ります", "tokenizer")
+@_exercise(
+    "04-04-1",
+    "語数とトークン数",
+    "tokenizer.word_tokenizer.tokenize と tokenizer.tokenize の結果の len を取ります",
+    "tokenizer",
+)
 def _words_and_tokens(*, tokenizer: Any) -> tuple[int, int]:
     sentence = "今日は映画を見に行こう。"
     return len(tokenizer.word_tokenizer.tokenize(sentence)), len(tokenizer.tokenize(sentence))
 
 
-@_exercise("04-04-2", "unidic_lite のトークン", "unidic_lite は「行こう」を 1 語にします。しよう と同じことが起きます", "tokenizer")
+@_exercise(
+    "04-04-2",
+    "unidic_lite のトークン",
+    "unidic_lite は「行こう」を 1 語にします。しよう と同じことが起きます",
+    "tokenizer",
+)
 def _unidic_tokens(*, tokenizer: Any) -> list[str]:
     return tokenizer.tokenize("今日は映画を見に行こう。")
 
 
-@_exercise("04-05-1", "ディープラーニングのトークン", "先頭から語彙にある最長の断片を探します。続きには ## が付きます", "tokenizer")
+@_exercise(
+    "04-05-1",
+    "ディープラーニングのトークン",
+    "先頭から語彙にある最長の断片を探します。続きには ## が付きます",
+    "tokenizer",
+)
 def _deep_learning(*, tokenizer: Any) -> list[str]:
     return tokenizer.subword_tokenizer.tokenize("ディープラーニング")
 
@@ -185,7 +202,12 @@ def _unk_count(*, tokenizer: Any) -> int:
     return tokenizer.tokenize("这是一本书。").count(tokenizer.unk_token)
 
 
-@_exercise("04-06-2", "[UNK] になる語", "まず tokenizer.word_tokenizer.tokenize で語に分け、語ごとに subword_tokenizer.tokenize を見ます", "tokenizer")
+@_exercise(
+    "04-06-2",
+    "[UNK] になる語",
+    "まず tokenizer.word_tokenizer.tokenize で語に分け、語ごとに subword_tokenizer.tokenize を見ます",
+    "tokenizer",
+)
 def _unk_words_chinese(*, tokenizer: Any) -> list[str]:
     return _unk_words(tokenizer, "我喜欢学习日语。")
 
@@ -200,12 +222,19 @@ def _decoded(*, tokenizer: Any) -> str:
     return tokenizer.decode(tokenizer.encode(WEATHER), skip_special_tokens=True)
 
 
-@_exercise("04-08-1", "「ＡＩ」の往復", "MeCab は文を分ける前に NFKC で正規化します。全角の英字は半角になります", "tokenizer")
+@_exercise(
+    "04-08-1", "「ＡＩ」の往復", "MeCab は文を分ける前に NFKC で正規化します。全角の英字は半角になります", "tokenizer"
+)
 def _nfkc_round_trip(*, tokenizer: Any) -> str:
     return tokenizer.decode(tokenizer.encode("ＡＩ"), skip_special_tokens=True)
 
 
-@_exercise("04-08-2", "convert_tokens_to_string の結果", "## の断片は前にくっつき、それ以外は空白で区切られます。特殊トークンも残ります", "tokenizer")
+@_exercise(
+    "04-08-2",
+    "convert_tokens_to_string の結果",
+    "## の断片は前にくっつき、それ以外は空白で区切られます。特殊トークンも残ります",
+    "tokenizer",
+)
 def _tokens_to_string(*, tokenizer: Any) -> str:
     return tokenizer.convert_tokens_to_string(["[CLS]", "マ", "##シーン", "##ラー", "##ニング", "[SEP]"])
 
@@ -221,7 +250,12 @@ def _masked_weight() -> float:
     return round(math.exp(2.0) / (math.exp(2.0) + math.exp(0.5)), 4)
 
 
-@_exercise("04-10-1", "切り落とされるトークン", "文のトークンは 明日/の/天気/は/晴れ/だ/。 の 7 つ、残せるのは 8 - 2 = 6 つです", "tokenizer")
+@_exercise(
+    "04-10-1",
+    "切り落とされるトークン",
+    "文のトークンは 明日/の/天気/は/晴れ/だ/。 の 7 つ、残せるのは 8 - 2 = 6 つです",
+    "tokenizer",
+)
 def _overflow_8(*, tokenizer: Any) -> list[str]:
     enc = tokenizer(WEATHER, max_length=8, truncation=True, return_overflowing_tokens=True)
     return tokenizer.convert_ids_to_tokens(enc["overflowing_tokens"])
@@ -233,7 +267,9 @@ def _truncated_x3(*, tokenizer: Any) -> int:
     return enc["num_truncated_tokens"]
 
 
-@_exercise("04-11-1", "失われるトークンの合計", "枠は 8 − 2 = 6。各文のトークン数は tokenizer.tokenize で数えます", "tokenizer")
+@_exercise(
+    "04-11-1", "失われるトークンの合計", "枠は 8 − 2 = 6。各文のトークン数は tokenizer.tokenize で数えます", "tokenizer"
+)
 def _lost_at_8(*, tokenizer: Any) -> int:
     return sum(
         len(tokenizer(text)["input_ids"]) - len(tokenizer(text, max_length=8, truncation=True)["input_ids"])
@@ -279,7 +315,9 @@ def _bert_large() -> int:
 
     from .params import formula_breakdown
 
-    large = BertConfig(vocab_size=32000, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)
+    large = BertConfig(
+        vocab_size=32000, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096
+    )
     return formula_breakdown(large).total
 
 
@@ -299,7 +337,13 @@ def _cls_shape(*, bert: Any) -> tuple[int, int]:
     return (len(BATCH), bert.config.hidden_size)
 
 
-@_exercise("04-17-1", "文対で token_type_ids を省いても同じか", "省くと全部 0 (文 A) になります。文 B の位置の埋め込みはどうなるでしょうか", "tokenizer", "bert")
+@_exercise(
+    "04-17-1",
+    "文対で token_type_ids を省いても同じか",
+    "省くと全部 0 (文 A) になります。文 B の位置の埋め込みはどうなるでしょうか",
+    "tokenizer",
+    "bert",
+)
 def _types_matter(*, tokenizer: Any, bert: Any) -> bool:
     import torch
 
@@ -311,7 +355,9 @@ def _types_matter(*, tokenizer: Any, bert: Any) -> bool:
     return torch.equal(with_types, without_types)
 
 
-@_exercise("04-18-1", "attentions[0] の形", "(B, ヘッド数, L, L) です。ヘッド数は bert.config.num_attention_heads", "bert")
+@_exercise(
+    "04-18-1", "attentions[0] の形", "(B, ヘッド数, L, L) です。ヘッド数は bert.config.num_attention_heads", "bert"
+)
 def _attention_shape(*, bert: Any) -> tuple[int, int, int, int]:
     return (len(BATCH), bert.config.num_attention_heads, 32, 32)
 
@@ -330,7 +376,13 @@ def _weight_requires_grad(*, bert: Any) -> bool:
         return bert.embeddings.word_embeddings.weight.requires_grad
 
 
-@_exercise("04-19-2", "inference_mode での保存テンソル数", "inference_mode の中では、勾配を有効にし直しても記録は止まったままです", "tokenizer", "bert")
+@_exercise(
+    "04-19-2",
+    "inference_mode での保存テンソル数",
+    "inference_mode の中では、勾配を有効にし直しても記録は止まったままです",
+    "tokenizer",
+    "bert",
+)
 def _saved_in_inference_mode(*, tokenizer: Any, bert: Any) -> int:
     import torch
 
@@ -342,7 +394,11 @@ def _saved_in_inference_mode(*, tokenizer: Any, bert: Any) -> int:
 
     enc = tokenizer(BATCH[:1], return_tensors="pt")
     enc = {k: v.to(next(bert.parameters()).device) for k, v in enc.items()}
-    with torch.inference_mode(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), torch.set_grad_enabled(True):
+    with (
+        torch.inference_mode(),
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        torch.set_grad_enabled(True),
+    ):
         bert(**enc)
     return len(saved)
 

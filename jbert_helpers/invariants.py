@@ -86,7 +86,9 @@ def _to_rows(value: object, key: str) -> tuple[list[list[int]], bool]:
                     f"tokenizer(..., return_tensors='pt') の出力をそのまま渡してください。"
                 )
             if value.dim() not in (1, 2):
-                raise EncodingError(f"{key} は 1 次元 (1 文) か 2 次元 (バッチ) のはずですが、形状 {tuple(value.shape)} です。")
+                raise EncodingError(
+                    f"{key} は 1 次元 (1 文) か 2 次元 (バッチ) のはずですが、形状 {tuple(value.shape)} です。"
+                )
             value = value.detach().cpu().tolist()
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
@@ -109,7 +111,9 @@ def _to_rows(value: object, key: str) -> tuple[list[list[int]], bool]:
     rows = [list(value)] if single else [list(r) if isinstance(r, Sequence) else r for r in value]
     for i, row in enumerate(rows):
         if not isinstance(row, list):
-            raise EncodingError(f"{key} の行 {i} がリストではありません ({type(row).__name__})。全行を同じ形にしてください。")
+            raise EncodingError(
+                f"{key} の行 {i} がリストではありません ({type(row).__name__})。全行を同じ形にしてください。"
+            )
         for j, x in enumerate(row):
             if isinstance(x, bool) or not isinstance(x, int):
                 raise EncodingError(
@@ -166,9 +170,16 @@ def check_encoding(
             )
         others[key] = rows
     reports = [
-        _check_row(i, ids, others.get("attention_mask", [None] * len(ids_rows))[i],
-                   others.get("token_type_ids", [None] * len(ids_rows))[i],
-                   cls_id=cls_id, sep_id=sep_id, pad_id=pad_id, max_positions=max_positions)
+        _check_row(
+            i,
+            ids,
+            others.get("attention_mask", [None] * len(ids_rows))[i],
+            others.get("token_type_ids", [None] * len(ids_rows))[i],
+            cls_id=cls_id,
+            sep_id=sep_id,
+            pad_id=pad_id,
+            max_positions=max_positions,
+        )
         for i, ids in enumerate(ids_rows)
     ]
     return EncodingReport(tuple(reports))
@@ -192,53 +203,101 @@ def _check_row(
 ) -> RowReport:
     n = len(ids)
     if n > max_positions:
-        raise _fail(row, None, f"系列長 {n} がモデルの位置数 {max_positions} を超えています",
-                    f"tokenizer(..., truncation=True, max_length={max_positions}) で切り詰めてください")
+        raise _fail(
+            row,
+            None,
+            f"系列長 {n} がモデルの位置数 {max_positions} を超えています",
+            f"tokenizer(..., truncation=True, max_length={max_positions}) で切り詰めてください",
+        )
     if n < 2:
-        raise _fail(row, None, f"系列長 {n}: [CLS] と [SEP] の入る長さがありません",
-                    "add_special_tokens=True (既定) で符号化し、max_length は 2 以上にしてください")
+        raise _fail(
+            row,
+            None,
+            f"系列長 {n}: [CLS] と [SEP] の入る長さがありません",
+            "add_special_tokens=True (既定) で符号化し、max_length は 2 以上にしてください",
+        )
     if ids[0] != cls_id:
-        raise _fail(row, 0, f"先頭が [CLS] (id {cls_id}) ではなく id {ids[0]} です",
-                    "add_special_tokens=False を外してください (既定の True で [CLS]/[SEP] が付きます)。"
-                    "左パディング (padding_side='left') なら右パディングに戻してください")
+        raise _fail(
+            row,
+            0,
+            f"先頭が [CLS] (id {cls_id}) ではなく id {ids[0]} です",
+            "add_special_tokens=False を外してください (既定の True で [CLS]/[SEP] が付きます)。"
+            "左パディング (padding_side='left') なら右パディングに戻してください",
+        )
     effective = n
     while effective > 0 and ids[effective - 1] == pad_id:
         effective -= 1
     for j in range(effective):
         if ids[j] == pad_id:
-            raise _fail(row, j, f"[PAD] (id {pad_id}) が [SEP] より前、文の途中にあります",
-                        "[PAD] は末尾にだけ置きます: ID 列を手で編集せず tokenizer(..., padding=...) に任せてください")
+            raise _fail(
+                row,
+                j,
+                f"[PAD] (id {pad_id}) が [SEP] より前、文の途中にあります",
+                "[PAD] は末尾にだけ置きます: ID 列を手で編集せず tokenizer(..., padding=...) に任せてください",
+            )
     if ids[effective - 1] != sep_id:
-        raise _fail(row, effective - 1,
-                    f"有効長 {effective} の最後 (位置 {effective - 1}) が [SEP] (id {sep_id}) ではなく id {ids[effective - 1]} です",
-                    "[SEP] を切り落とさないよう tokenizer(..., truncation=True) で切り詰めてください (手で切ると [SEP] が消えます)")
+        raise _fail(
+            row,
+            effective - 1,
+            f"有効長 {effective} の最後 (位置 {effective - 1}) が [SEP] (id {sep_id}) ではなく id {ids[effective - 1]} です",
+            "[SEP] を切り落とさないよう tokenizer(..., truncation=True) で切り詰めてください (手で切ると [SEP] が消えます)",
+        )
     for j in range(1, effective):
         if ids[j] == cls_id:
-            raise _fail(row, j, "[CLS] が先頭以外にもあります", "[CLS] は先頭の 1 つだけ: 特殊トークンは tokenizer に付けさせてください")
+            raise _fail(
+                row,
+                j,
+                "[CLS] が先頭以外にもあります",
+                "[CLS] は先頭の 1 つだけ: 特殊トークンは tokenizer に付けさせてください",
+            )
     seps = tuple(j for j in range(effective) if ids[j] == sep_id)
     if len(seps) > 2:
-        raise _fail(row, seps[2], f"[SEP] が {len(seps)} 個あります (1 文なら 1 個、文対なら 2 個)",
-                    "文対は tokenizer(文A, 文B) で作ってください")
+        raise _fail(
+            row,
+            seps[2],
+            f"[SEP] が {len(seps)} 個あります (1 文なら 1 個、文対なら 2 個)",
+            "文対は tokenizer(文A, 文B) で作ってください",
+        )
     kind = "pair" if len(seps) == 2 else "single"
     if mask is not None:
         if len(mask) != n:
-            raise _fail(row, None, f"attention_mask の長さ {len(mask)} が input_ids の長さ {n} と違います",
-                        "input_ids と attention_mask は同じ tokenizer 呼び出しの出力を使ってください")
+            raise _fail(
+                row,
+                None,
+                f"attention_mask の長さ {len(mask)} が input_ids の長さ {n} と違います",
+                "input_ids と attention_mask は同じ tokenizer 呼び出しの出力を使ってください",
+            )
         for j, m in enumerate(mask):
             expected = 0 if j >= effective else 1
             if m != expected:
                 what = "[PAD] なのに 1" if expected == 0 else "実トークンなのに 0"
-                raise _fail(row, j, f"attention_mask が {m} です ({what})",
-                            "attention_mask は [PAD] の位置だけ 0、それ以外は 1: tokenizer の出力を書き換えないでください")
+                raise _fail(
+                    row,
+                    j,
+                    f"attention_mask が {m} です ({what})",
+                    "attention_mask は [PAD] の位置だけ 0、それ以外は 1: tokenizer の出力を書き換えないでください",
+                )
     seg_a, seg_b = seps[0] + 1, effective - seps[0] - 1
     if types is not None:
         if len(types) != n:
-            raise _fail(row, None, f"token_type_ids の長さ {len(types)} が input_ids の長さ {n} と違います",
-                        "同じ tokenizer 呼び出しの出力を使ってください")
+            raise _fail(
+                row,
+                None,
+                f"token_type_ids の長さ {len(types)} が input_ids の長さ {n} と違います",
+                "同じ tokenizer 呼び出しの出力を使ってください",
+            )
         for j, t in enumerate(types):
             expected = 1 if seps[0] < j < effective else 0
             if t != expected:
-                part = "文 B ([SEP] の後)" if expected == 1 else ("[PAD]" if j >= effective else "文 A ([CLS] から最初の [SEP] まで)")
-                raise _fail(row, j, f"token_type_ids が {t} ですが、{part} なので {expected} のはずです",
-                            "文対は tokenizer(文A, 文B, return_token_type_ids=True) で作ると文 A=0、文 B=1 が付きます")
+                part = (
+                    "文 B ([SEP] の後)"
+                    if expected == 1
+                    else ("[PAD]" if j >= effective else "文 A ([CLS] から最初の [SEP] まで)")
+                )
+                raise _fail(
+                    row,
+                    j,
+                    f"token_type_ids が {t} ですが、{part} なので {expected} のはずです",
+                    "文対は tokenizer(文A, 文B, return_token_type_ids=True) で作ると文 A=0、文 B=1 が付きます",
+                )
     return RowReport(row, kind, n, effective, 0, seps, n - effective, seg_a, seg_b if kind == "pair" else 0)

@@ -43,7 +43,9 @@ SAMPLE = "明日は自然言語処理の勉強をしよう。"
 #: Total time budget of one reachability check, in seconds.
 REACH_TIMEOUT = 3.0
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-HOW_TO_GET_REAL = "本物を使うには: ネットにつながる所で `jbert prefetch`、または `jbert prefetch --from <コピーしたフォルダ>`"
+HOW_TO_GET_REAL = (
+    "本物を使うには: ネットにつながる所で `jbert prefetch`、または `jbert prefetch --from <コピーしたフォルダ>`"
+)
 
 Kind = Literal["hub", "local", "standin"]
 #: How :func:`choose_model` asks whether the hub serves a repo: ``(reachable, why)``.
@@ -113,7 +115,9 @@ def _from_hub_id(repo_id: str, source: str, reachable: ReachCheck) -> ModelChoic
         ok, _ = reachable(repo_id)
         if ok:
             return ModelChoice(repo_id, "hub", repo_id, f"{source}キャッシュ済み")
-        return ModelChoice(str(snapshot), "hub", repo_id, f"{source}キャッシュ済み、Hub に届かないのでキャッシュから直接")
+        return ModelChoice(
+            str(snapshot), "hub", repo_id, f"{source}キャッシュ済み、Hub に届かないのでキャッシュから直接"
+        )
     if hub_offline():
         return ModelChoice("", "hub", repo_id, "キャッシュになく HF_HUB_OFFLINE=1")
     ok, why = reachable(repo_id)

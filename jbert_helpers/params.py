@@ -39,7 +39,6 @@ FIELDS = (
 )
 
 
-
 @dataclass(frozen=True)
 class ParamBreakdown:
     """Parameters per part of a ``BertModel``: embeddings, one encoder layer (× layers), pooler."""
@@ -126,4 +125,3 @@ def counted_breakdown(model: object) -> ParamBreakdown:
     if len(sizes) > 1:
         raise ParamCountError(f"エンコーダ層ごとのパラメータ数が揃っていません: {sorted(sizes)}")
     return ParamBreakdown(embeddings, sizes.pop() if sizes else 0, len(layers), pooler)
-

@@ -48,13 +48,17 @@ def _mask_rows(mask: object, label: str) -> list[list[int]]:
             "修正: tokenizer(...)['attention_mask'] を渡してください。"
         )
     if len(mask) == 0:
-        raise EncodingError(f"{label}: attention_mask が空です (空のバッチ)。修正: 少なくとも 1 文を符号化してください。")
+        raise EncodingError(
+            f"{label}: attention_mask が空です (空のバッチ)。修正: 少なくとも 1 文を符号化してください。"
+        )
     if all(not isinstance(v, Sequence) for v in mask):
         mask = [mask]  # one sentence
     rows: list[list[int]] = []
     for i, row in enumerate(mask):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise EncodingError(f"{label}: 行 {i} がリストではありません ({type(row).__name__})。修正: 全行を 0/1 のリストにしてください。")
+            raise EncodingError(
+                f"{label}: 行 {i} がリストではありません ({type(row).__name__})。修正: 全行を 0/1 のリストにしてください。"
+            )
         if len(row) == 0:
             raise EncodingError(f"{label}: 行 {i} が空です。修正: tokenizer の出力 (長さ 2 以上) を渡してください。")
         for j, x in enumerate(row):
@@ -125,7 +129,9 @@ def plot_padding(
     (batch,) = n_rows
     labels = list(row_labels) if row_labels is not None else [f"行 {i}" for i in range(batch)]
     if len(labels) != batch:
-        raise EncodingError(f"row_labels が {len(labels)} 個ですが、バッチは {batch} 行です。修正: 行の数だけ名前を渡してください。")
+        raise EncodingError(
+            f"row_labels が {len(labels)} 個ですが、バッチは {batch} 行です。修正: 行の数だけ名前を渡してください。"
+        )
 
     fig, axes = plt.subplots(len(counts), 1, figsize=(8, 1.2 + 1.1 * batch * len(counts)), squeeze=False)
     for ax, (label, rows) in zip(axes[:, 0], counts.items(), strict=True):
@@ -194,8 +200,10 @@ class AttentionCostTable:
         width = max(len("設定"), *(len(r.label) for r in self.rows))
         # "設定" and "比" are two columns wide on screen: pad them two characters less
         head = f"{'設定':<{width - 2}}  {'L':>4}  {'B·L²·H':>12}  {'比':>9}"
-        note = (f"(H={self.hidden_size}, B={self.batch_size}: 1 層・全ヘッドの QKᵀ の積和回数 B·L²·H。"
-                f"比は {self.baseline} を 1 とした倍率)")
+        note = (
+            f"(H={self.hidden_size}, B={self.batch_size}: 1 層・全ヘッドの QKᵀ の積和回数 B·L²·H。"
+            f"比は {self.baseline} を 1 とした倍率)"
+        )
         lines = [note, head]
         for r in self.rows:
             lines.append(f"{r.label:<{width}}  {r.seq_len:>4}  {r.cost:>12,}  {r.ratio:>10.1f}")
@@ -220,12 +228,16 @@ def attention_cost_table(
         [('L=22', 371712, 4.0), ('L=11', 92928, 1.0)]
     """
     if not isinstance(lengths, Mapping) or len(lengths) == 0:
-        raise EncodingError("lengths には {'名前': 系列長, ...} の辞書を 1 つ以上の項目で渡してください。例: {'longest': 11}")
+        raise EncodingError(
+            "lengths には {'名前': 系列長, ...} の辞書を 1 つ以上の項目で渡してください。例: {'longest': 11}"
+        )
     costs = {str(k): (v, attention_cost(v, hidden_size, batch_size=batch_size)) for k, v in lengths.items()}
     if baseline is None:
         baseline = min(costs, key=lambda k: costs[k][0])
     if baseline not in costs:
-        raise EncodingError(f"baseline {baseline!r} が lengths にありません ({list(costs)})。修正: そのどれかを指定してください。")
+        raise EncodingError(
+            f"baseline {baseline!r} が lengths にありません ({list(costs)})。修正: そのどれかを指定してください。"
+        )
     base = costs[baseline][1]
     rows = tuple(CostRow(k, n, c, c / base) for k, (n, c) in costs.items())
     return AttentionCostTable(rows, baseline, hidden_size, batch_size)

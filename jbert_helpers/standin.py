@@ -230,16 +230,18 @@ def checkpoint_shapes(config: dict[str, object] | None = None) -> dict[str, tupl
     cfg = dict(config or HUB_CONFIG)
     h, vocab = _int(cfg, "hidden_size"), _int(cfg, "vocab_size")
     shapes = {f"bert.{k}": v for k, v in weight_shapes(cfg).items()}
-    shapes.update({
-        "cls.predictions.bias": (vocab,),
-        "cls.predictions.transform.dense.weight": (h, h),
-        "cls.predictions.transform.dense.bias": (h,),
-        "cls.predictions.transform.LayerNorm.weight": (h,),
-        "cls.predictions.transform.LayerNorm.bias": (h,),
-        "cls.predictions.decoder.weight": (vocab, h),
-        "cls.seq_relationship.weight": (2, h),
-        "cls.seq_relationship.bias": (2,),
-    })
+    shapes.update(
+        {
+            "cls.predictions.bias": (vocab,),
+            "cls.predictions.transform.dense.weight": (h, h),
+            "cls.predictions.transform.dense.bias": (h,),
+            "cls.predictions.transform.LayerNorm.weight": (h,),
+            "cls.predictions.transform.LayerNorm.bias": (h,),
+            "cls.predictions.decoder.weight": (vocab, h),
+            "cls.seq_relationship.weight": (2, h),
+            "cls.seq_relationship.bias": (2,),
+        }
+    )
     return shapes
 
 
@@ -377,7 +379,10 @@ def build_standin(target: Path, seed: int | None = None) -> Path:
     _write_pickle_checkpoint(checkpoint_arrays(seed), weights)
     files = {p.name: p.stat().st_size for p in sorted(target.iterdir())}
     marker = {
-        "version": STANDIN_VERSION, "seed": seed, "vocab_sha256": VOCAB_SHA256, "files": files,
+        "version": STANDIN_VERSION,
+        "seed": seed,
+        "vocab_sha256": VOCAB_SHA256,
+        "files": files,
         "weights_fingerprint": weights_fingerprint(weights),
     }
     (target / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")

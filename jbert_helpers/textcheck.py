@@ -217,7 +217,7 @@ def _word_tokens(word: str, at: int, owner: list[_Unit], subword: Any, group: ob
         pieces = subword.tokenize(sub)
         if pieces == [unk]:
             why = _why_unk(sub, subword)
-            sub_units = list(dict.fromkeys(owner[offset:offset + len(sub)]))
+            sub_units = list(dict.fromkeys(owner[offset : offset + len(sub)]))
             for unit in sub_units:
                 if unit.fate in (None, "space"):
                     unit.fate, unit.group, unit.became, unit.detail = "unk", (group, match.start()), unk, why
@@ -226,15 +226,19 @@ def _word_tokens(word: str, at: int, owner: list[_Unit], subword: Any, group: ob
         pos = offset
         for piece in pieces:
             length = len(piece) - 2 if piece.startswith("##") and pos > offset else len(piece)
-            tokens.append((piece, list(dict.fromkeys(owner[pos:pos + length]))))
+            tokens.append((piece, list(dict.fromkeys(owner[pos : pos + length]))))
             pos += length
         if pos != offset + len(sub):
-            raise TextAlignmentError(f"WordPiece の断片 {pieces} をつないでも語 {sub!r} になりません。"
-                                     f" / The pieces {pieces} do not spell the word {sub!r}.")
+            raise TextAlignmentError(
+                f"WordPiece の断片 {pieces} をつないでも語 {sub!r} になりません。"
+                f" / The pieces {pieces} do not spell the word {sub!r}."
+            )
     return tokens
 
 
-def _rebuild_piece(tokenizer: Any, text: str, base: int, piece: str, number: int) -> tuple[list[_Unit], list[tuple[str, list[_Unit]]]]:
+def _rebuild_piece(
+    tokenizer: Any, text: str, base: int, piece: str, number: int
+) -> tuple[list[_Unit], list[tuple[str, list[_Unit]]]]:
     """NFKC, MeCab and WordPiece on ``piece`` (a part of the text without special tokens, at ``base``)."""
     word_tokenizer, subword = tokenizer.word_tokenizer, tokenizer.subword_tokenizer
     normalize = bool(getattr(word_tokenizer, "normalize_text", False))
@@ -252,7 +256,7 @@ def _rebuild_piece(tokenizer: Any, text: str, base: int, piece: str, number: int
                 f" / Word {word!r} is not a substring of the normalised text."
             )
         _skip(owner, cursor, at, ("dropped", number, cursor), "MeCab の出力に現れなかった")
-        for unit in owner[at:at + len(word)]:
+        for unit in owner[at : at + len(word)]:
             unit.word = unit.word or (number, w_index)
         tokens += _word_tokens(word, at, owner, subword, ("unk", number, w_index))
         cursor = at + len(word)
@@ -260,36 +264,53 @@ def _rebuild_piece(tokenizer: Any, text: str, base: int, piece: str, number: int
     if nul >= 0:
         _skip(owner, cursor, nul, ("dropped", number, cursor), "MeCab の出力に現れなかった")
         lost = base + len(piece) - owner[nul].start
-        _skip(owner, nul, len(norm), ("dropped", number, nul),
-              f"NUL 文字 (U+0000) で MeCab が解析をやめたため、ここから先 ({lost} 文字) が捨てられた", at_nul=True)
+        _skip(
+            owner,
+            nul,
+            len(norm),
+            ("dropped", number, nul),
+            f"NUL 文字 (U+0000) で MeCab が解析をやめたため、ここから先 ({lost} 文字) が捨てられた",
+            at_nul=True,
+        )
     else:
         _skip(owner, cursor, len(norm), ("dropped", number, cursor), "MeCab の出力に現れなかった")
     for unit in units:
-        original = text[unit.start:unit.end]
+        original = text[unit.start : unit.end]
         if unit.fate is None and unit.norm != original and not _is_space(original):
             unit.fate, unit.group, unit.became = "normalized", ("normalized", unit.word), unit.norm
             unit.detail = "NFKC 正規化 (MeCab の前に tokenizer が行う)"
     return units, tokens
 
 
-def _rebuild(tokenizer: Any, text: str, split_special_tokens: bool) -> tuple[list[_Unit], list[tuple[str, list[_Unit]]]]:
+def _rebuild(
+    tokenizer: Any, text: str, split_special_tokens: bool
+) -> tuple[list[_Unit], list[tuple[str, list[_Unit]]]]:
     """Re-run the tokenizer's stages on ``text``: its units (with fates) and its tokens, each with
     the units it came from. The first stage splits the text at special-token strings, as
     ``PreTrainedTokenizer.tokenize`` does (unless ``split_special_tokens``)."""
     specials = set(tokenizer.all_special_tokens) | set(getattr(tokenizer, "_added_tokens_encoder", {}))
     pieces = [text] if split_special_tokens else tokenizer.tokens_trie.split(text)
     if "".join(pieces) != text:
-        raise TextAlignmentError("特殊トークンでの分割結果がつながっても元の文になりません (lstrip/rstrip 付きの追加トークン?)。"
-                                 " / The split at special tokens does not concatenate back to the text.")
+        raise TextAlignmentError(
+            "特殊トークンでの分割結果がつながっても元の文になりません (lstrip/rstrip 付きの追加トークン?)。"
+            " / The split at special tokens does not concatenate back to the text."
+        )
     all_units: list[_Unit] = []
     tokens: list[tuple[str, list[_Unit]]] = []
     base = 0
     for number, piece in enumerate(pieces):
         if piece and not split_special_tokens and piece in specials:
             token_id = tokenizer.convert_tokens_to_ids(piece)
-            unit = _Unit(base, base + len(piece), piece, "special", ("special", number), f"{piece} (id {token_id})",
-                         f"文中の文字列 {piece} が制御用の特殊トークン (id {token_id}) になった。"
-                         "文字として残すには tokenizer(..., split_special_tokens=True)")
+            unit = _Unit(
+                base,
+                base + len(piece),
+                piece,
+                "special",
+                ("special", number),
+                f"{piece} (id {token_id})",
+                f"文中の文字列 {piece} が制御用の特殊トークン (id {token_id}) になった。"
+                "文字として残すには tokenizer(..., split_special_tokens=True)",
+            )
             all_units.append(unit)
             tokens.append((piece, [unit]))
         elif piece:
@@ -313,8 +334,10 @@ def _ids_of(encoding: object) -> list[int] | None:
     try:
         if isinstance(encoding, Mapping):
             if "input_ids" not in encoding:
-                raise TextCheckError(f"'input_ids' がありません (キー: {sorted(encoding)})。tokenizer(text) の結果をそのまま渡してください。"
-                                     " / Pass what tokenizer(text) returned.")
+                raise TextCheckError(
+                    f"'input_ids' がありません (キー: {sorted(encoding)})。tokenizer(text) の結果をそのまま渡してください。"
+                    " / Pass what tokenizer(text) returned."
+                )
             rows, _ = _to_rows(encoding["input_ids"], "input_ids")
             if "attention_mask" in encoding:
                 mask_rows, _ = _to_rows(encoding["attention_mask"], "attention_mask")
@@ -399,7 +422,9 @@ def check_text(
         >>> [(f.start, f.original, f.reason) for f in check_text(tokenizer, "明日の天気は晴れだ。", enc).findings]
         [(6, '晴れだ。', 'truncated')]
     """
-    if isinstance(tokenizer, str) or not all(hasattr(tokenizer, a) for a in ("word_tokenizer", "subword_tokenizer", "tokens_trie")):
+    if isinstance(tokenizer, str) or not all(
+        hasattr(tokenizer, a) for a in ("word_tokenizer", "subword_tokenizer", "tokens_trie")
+    ):
         raise TextCheckError(
             f"tokenizer には BertJapaneseTokenizer (MeCab → WordPiece の遅いトークナイザ) を渡してください "
             f"(渡されたのは {type(tokenizer).__name__})。引数の順は check_text(tokenizer, text, encoding) です。"
@@ -412,8 +437,10 @@ def check_text(
             "文対やバッチは 1 文ずつ調べます。 / Pass one text as a str."
         )
     if not hasattr(tokenizer.subword_tokenizer, "vocab") or not getattr(tokenizer, "do_word_tokenize", True):
-        raise TextCheckError("check_text は MeCab (word_tokenizer) と WordPiece (subword_tokenizer) の 2 段の tokenizer だけを調べます。"
-                             " / Only a word tokenizer followed by WordPiece can be checked.")
+        raise TextCheckError(
+            "check_text は MeCab (word_tokenizer) と WordPiece (subword_tokenizer) の 2 段の tokenizer だけを調べます。"
+            " / Only a word tokenizer followed by WordPiece can be checked."
+        )
     ids = _ids_of(encoding)
     default = bool(getattr(tokenizer, "split_special_tokens", False))
     options = [split_special_tokens] if split_special_tokens is not None else [default, not default]
@@ -459,7 +486,9 @@ def _findings(text: str, units: list[_Unit]) -> list[TextFinding]:
         if open_:
             first, last = open_[0], open_[-1]
             became = "".join(u.became for u in open_) if first.fate == "normalized" else first.became
-            findings.append(TextFinding(first.start, last.end, text[first.start:last.end], became, first.fate or "", first.detail))
+            findings.append(
+                TextFinding(first.start, last.end, text[first.start : last.end], became, first.fate or "", first.detail)
+            )
         open_.clear()
 
     for unit in units:

@@ -13,6 +13,7 @@ import importlib.metadata
 #: Packages whose versions are recorded in ``metadata.jbert.versions``.
 RECORDED_PACKAGES = ("torch", "transformers", "tokenizers", "fugashi", "ipadic", "unidic-lite", "numpy")
 
+
 def versions() -> dict[str, str]:
     """Installed versions of :data:`RECORDED_PACKAGES` (``missing`` when not installed)."""
     out = {}

@@ -91,7 +91,10 @@ def measure_suite() -> tuple[float, str]:
     t0 = time.perf_counter()
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:randomly"],
-        cwd=ROOT, capture_output=True, text=True, timeout=5400,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=5400,
     )
     elapsed = time.perf_counter() - t0
     last = [ln for ln in proc.stdout.splitlines() if ln.strip()][-1:] or ["(no output)"]
@@ -129,12 +132,24 @@ def main(argv: list[str] | None = None) -> int:
         ("kernel start + import torch, transformers", f"{per_kernel:.2f} s", "", ""),
         (f"floor = that x {n_notebooks} notebooks / {WORKERS} workers", f"{floor:.1f} s", "", ""),
         ("full suite (python -m pytest)", "-" if suite is None else f"{suite:.1f} s", "", summary),
-        ("suite / floor", "-" if ratio is None else f"{ratio:.2f} x", f"<= {GOALS['ratio']} x",
-         "" if ratio is None else ("ok" if ratio <= GOALS["ratio"] else "OVER")),
-        ("stand-in cold (ensure_standin, fresh cache)", f"{cold:.2f} s", f"<= {GOALS['cold']} s",
-         "ok" if cold <= GOALS["cold"] else "OVER"),
-        ("stand-in warm (ensure + BertModel + tokenizer)", f"{warm[0]:.2f} s", f"<= {GOALS['warm']} s",
-         "ok" if warm[0] <= GOALS["warm"] else "OVER"),
+        (
+            "suite / floor",
+            "-" if ratio is None else f"{ratio:.2f} x",
+            f"<= {GOALS['ratio']} x",
+            "" if ratio is None else ("ok" if ratio <= GOALS["ratio"] else "OVER"),
+        ),
+        (
+            "stand-in cold (ensure_standin, fresh cache)",
+            f"{cold:.2f} s",
+            f"<= {GOALS['cold']} s",
+            "ok" if cold <= GOALS["cold"] else "OVER",
+        ),
+        (
+            "stand-in warm (ensure + BertModel + tokenizer)",
+            f"{warm[0]:.2f} s",
+            f"<= {GOALS['warm']} s",
+            "ok" if warm[0] <= GOALS["warm"] else "OVER",
+        ),
         ("  of which ensure_standin", f"{warm[1]:.3f} s", "", ""),
         ("  of which BertModel.from_pretrained", f"{warm[2]:.3f} s", "", ""),
         ("  of which BertJapaneseTokenizer.from_pretrained", f"{warm[3]:.3f} s", "", ""),
@@ -143,14 +158,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measure':<{w}}  {'value':>10}  {'goal':>9}  verdict")
     for name, value, goal, verdict in rows:
         print(f"{name:<{w}}  {value:>10}  {goal:>9}  {verdict}")
-    print(f"load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
-            "kernel_import_s": per_kernel, "notebooks": n_notebooks, "floor_s": floor, "suite_s": suite,
-            "suite_summary": summary, "ratio": ratio, "standin_cold_s": cold, "standin_warm_s": warm[0],
-            "warm_parts_s": {"ensure": warm[1], "model": warm[2], "tokenizer": warm[3]},
-        }, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "kernel_import_s": per_kernel,
+                    "notebooks": n_notebooks,
+                    "floor_s": floor,
+                    "suite_s": suite,
+                    "suite_summary": summary,
+                    "ratio": ratio,
+                    "standin_cold_s": cold,
+                    "standin_warm_s": warm[0],
+                    "warm_parts_s": {"ensure": warm[1], "model": warm[2], "tokenizer": warm[3]},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -26,8 +26,14 @@ CODE = "import sys; from transformers import BertModel; BertModel.from_pretraine
 def reports(n: int, env: dict[str, str]) -> Counter[str]:
     seen: Counter[str] = Counter()
     for _ in range(n):
-        done = subprocess.run([sys.executable, "-c", CODE, str(ensure_standin())], env=env, capture_output=True,
-                              text=True, timeout=600, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", CODE, str(ensure_standin())],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
         seen[hashlib.sha256(done.stderr.encode()).hexdigest()[:12]] += 1
         example = done.stderr
     print(example.replace("\x1b", "\\x1b"), end="")

@@ -80,9 +80,15 @@ def main(mode: str) -> int:
             main_files, pr_files = replica_files(ensure_standin(), converted, extra=work / "extra")
             with FakeHub(main_files, pr_files) as hub:
                 env.update(
-                    HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(work / "hub"), HF_HOME=str(work / "hf-home"),
-                    HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1", JBERT_NBVAL_MODEL="auto",
-                    HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost",
+                    HF_ENDPOINT=hub.url,
+                    HF_HUB_CACHE=str(work / "hub"),
+                    HF_HOME=str(work / "hf-home"),
+                    HF_HUB_OFFLINE="0",
+                    HF_HUB_DISABLE_TELEMETRY="1",
+                    JBERT_NBVAL_MODEL="auto",
+                    HTTP_PROXY="http://127.0.0.1:9",
+                    HTTPS_PROXY="http://127.0.0.1:9",
+                    NO_PROXY="127.0.0.1,localhost",
                 )
                 rc, log = run_pytest(notebooks, env, out / "junit.xml")
                 requests = hub.requests()

@@ -143,8 +143,9 @@ class FakeHub:
         self.stop()
 
     # --- handlers ---------------------------------------------------------------------------------
-    def _reply(self, h: BaseHTTPRequestHandler, status: int, body: object, *, head: bool,
-               headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, h: BaseHTTPRequestHandler, status: int, body: object, *, head: bool, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode() if not isinstance(body, bytes) else body
         h.send_response(status)
         for k, v in (headers or {}).items():
@@ -167,20 +168,20 @@ class FakeHub:
         path, query = unquote(parts.path), parse_qs(parts.query)
         api = f"/api/models/{self.repo_id}"
         if path.startswith(f"/{self.repo_id}/resolve/"):
-            bits = path[len(f"/{self.repo_id}/resolve/"):].split("/")
+            bits = path[len(f"/{self.repo_id}/resolve/") :].split("/")
             cut = 3 if bits[0] == "refs" else 1  # "refs/pr/1/<file>" or "<branch or commit>/<file>"
             self._resolve(h, "/".join(bits[:cut]), "/".join(bits[cut:]), head=head)
         elif path.startswith("/lfs/"):
-            self._lfs(h, path[len("/lfs/"):], head=head)
+            self._lfs(h, path[len("/lfs/") :], head=head)
         elif path == api or path.startswith(f"{api}/revision/"):
-            rev = path[len(f"{api}/revision/"):] if path != api else "main"
+            rev = path[len(f"{api}/revision/") :] if path != api else "main"
             self._info(h, rev, blobs=query.get("blobs") == ["True"] or query.get("blobs") == ["true"], head=head)
         elif path.startswith(f"{api}/commits/"):
-            self._commits(h, path[len(f"{api}/commits/"):], head=head)
+            self._commits(h, path[len(f"{api}/commits/") :], head=head)
         elif path == f"{api}/discussions":
             self._discussions(h, head=head)
         elif path.startswith(f"{api}/tree/"):
-            self._tree(h, path[len(f"{api}/tree/"):], head=head)
+            self._tree(h, path[len(f"{api}/tree/") :], head=head)
         elif path.startswith("/api/models/") or path.count("/") >= 3:
             self._reply(h, 404, {"error": "Repository not found"}, head=head, headers={"X-Error-Code": "RepoNotFound"})
         else:
@@ -193,19 +194,38 @@ class FakeHub:
             return
         commit, files = found
         if name not in files:
-            self._reply(h, 404, {"error": "Entry not found"}, head=head,
-                        headers={"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit})
+            self._reply(
+                h,
+                404,
+                {"error": "Entry not found"},
+                head=head,
+                headers={"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit},
+            )
             return
         f = self._files[name]
         if f.lfs and self.fault == "404" and name in (WEIGHTS_NAME, SAFE_WEIGHTS_NAME):
-            self._reply(h, 404, {"error": "Entry not found"}, head=head,
-                        headers={"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit})
+            self._reply(
+                h,
+                404,
+                {"error": "Entry not found"},
+                head=head,
+                headers={"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit},
+            )
             return
         if f.lfs:  # the Hub redirects LFS files to its CDN and names them in X-Linked-* headers
-            self._reply(h, 302, b"", head=head, headers={
-                "Location": f"http://127.0.0.1:{self._cdn_port}/lfs/{f.etag}", "X-Repo-Commit": commit,
-                "X-Linked-Etag": f'"{f.etag}"', "X-Linked-Size": str(f.size), "ETag": f'"{f.etag}"',
-            })
+            self._reply(
+                h,
+                302,
+                b"",
+                head=head,
+                headers={
+                    "Location": f"http://127.0.0.1:{self._cdn_port}/lfs/{f.etag}",
+                    "X-Repo-Commit": commit,
+                    "X-Linked-Etag": f'"{f.etag}"',
+                    "X-Linked-Size": str(f.size),
+                    "ETag": f'"{f.etag}"',
+                },
+            )
             return
         self._send_file(h, f, head=head, headers={"X-Repo-Commit": commit, "ETag": f'"{f.etag}"'})
 
@@ -219,8 +239,9 @@ class FakeHub:
             return
         self._send_file(h, f, head=head, headers={"ETag": f'"{f.etag}"'}, cut=self.fault == "short")
 
-    def _send_file(self, h: BaseHTTPRequestHandler, f: _File, *, head: bool, headers: dict[str, str],
-                   cut: bool = False) -> None:
+    def _send_file(
+        self, h: BaseHTTPRequestHandler, f: _File, *, head: bool, headers: dict[str, str], cut: bool = False
+    ) -> None:
         start, status = 0, 200
         rng = h.headers.get("Range", "")
         if rng.startswith("bytes=") and rng[6:].split("-")[0].isdigit():
@@ -278,7 +299,12 @@ class FakeHub:
         entries = []
         for name in sorted(found[1]):
             f = self._files[name]
-            entry: dict[str, object] = {"type": "file", "oid": etag(f.path) if f.lfs else f.etag, "size": f.size, "path": name}
+            entry: dict[str, object] = {
+                "type": "file",
+                "oid": etag(f.path) if f.lfs else f.etag,
+                "size": f.size,
+                "path": name,
+            }
             if f.lfs:
                 entry["lfs"] = {"oid": f.etag, "size": f.size, "pointerSize": 134}
             entries.append(entry)
@@ -291,16 +317,31 @@ class FakeHub:
             return
         commit, files = found
         owner = self.repo_id.split("/")[0]
-        self._reply(h, 200, {
-            "_id": "5e0a2b6f1c4e5b0001a0b0c0", "id": self.repo_id, "modelId": self.repo_id, "author": owner,
-            "sha": commit, "lastModified": "2024-09-10T00:00:00.000Z", "createdAt": "2022-03-02T23:29:05.000Z",
-            "private": False, "disabled": False, "gated": False, "downloads": 0, "likes": 0,
-            "library_name": "transformers", "pipeline_tag": "fill-mask",
-            "tags": ["transformers", "pytorch", "bert", "fill-mask", "ja", "license:cc-by-sa-4.0"],
-            "config": {"architectures": ["BertForMaskedLM"], "model_type": "bert",
-                       "tokenizer_config": {}},
-            "siblings": self._siblings(files, blobs), "spaces": [],
-        }, head=head)
+        self._reply(
+            h,
+            200,
+            {
+                "_id": "5e0a2b6f1c4e5b0001a0b0c0",
+                "id": self.repo_id,
+                "modelId": self.repo_id,
+                "author": owner,
+                "sha": commit,
+                "lastModified": "2024-09-10T00:00:00.000Z",
+                "createdAt": "2022-03-02T23:29:05.000Z",
+                "private": False,
+                "disabled": False,
+                "gated": False,
+                "downloads": 0,
+                "likes": 0,
+                "library_name": "transformers",
+                "pipeline_tag": "fill-mask",
+                "tags": ["transformers", "pytorch", "bert", "fill-mask", "ja", "license:cc-by-sa-4.0"],
+                "config": {"architectures": ["BertForMaskedLM"], "model_type": "bert", "tokenizer_config": {}},
+                "siblings": self._siblings(files, blobs),
+                "spaces": [],
+            },
+            head=head,
+        )
 
     def _commits(self, h: BaseHTTPRequestHandler, rev: str, *, head: bool) -> None:
         found = self.revision(rev)
@@ -316,21 +357,37 @@ class FakeHub:
             entry(self.initial_commit, "initial commit", "system", "2022-03-02T23:29:05.000Z"),
         ]
         if found[0] == self.pr_commit:
-            history.insert(0, entry(self.pr_commit, "Adding `safetensors` variant of this model", "SFconvertbot",
-                                    "2024-09-11T00:00:00.000Z"))
+            history.insert(
+                0,
+                entry(
+                    self.pr_commit,
+                    "Adding `safetensors` variant of this model",
+                    "SFconvertbot",
+                    "2024-09-11T00:00:00.000Z",
+                ),
+            )
         self._reply(h, 200, history, head=head)
 
     def _discussions(self, h: BaseHTTPRequestHandler, *, head: bool) -> None:
         pr = {
-            "num": 1, "title": PR_TITLE, "status": "open", "isPullRequest": True,
-            "createdAt": "2024-09-11T00:00:00.000Z", "author": {"name": "SFconvertbot"},
-            "repo": {"name": self.repo_id, "type": "model"}, "pinned": False, "numComments": 1,
-            "topReactions": [], "numReactionUsers": 0,
+            "num": 1,
+            "title": PR_TITLE,
+            "status": "open",
+            "isPullRequest": True,
+            "createdAt": "2024-09-11T00:00:00.000Z",
+            "author": {"name": "SFconvertbot"},
+            "repo": {"name": self.repo_id, "type": "model"},
+            "pinned": False,
+            "numComments": 1,
+            "topReactions": [],
+            "numReactionUsers": 0,
         }
         self._reply(h, 200, {"discussions": [pr], "count": 1, "start": 0, "numClosedDiscussions": 0}, head=head)
 
 
-def replica_files(standin: Path, pr_weights: Path, *, extra: Path, safetensors_on_main: bool = False) -> tuple[dict[str, Path], dict[str, Path]]:
+def replica_files(
+    standin: Path, pr_weights: Path, *, extra: Path, safetensors_on_main: bool = False
+) -> tuple[dict[str, Path], dict[str, Path]]:
     """``(main, refs/pr/1)`` file maps of the replica: the stand-in's Hub files, ``.gitattributes``
     and ``README.md`` (written into ``extra``), and the conversion bot's ``model.safetensors``."""
     extra.mkdir(parents=True, exist_ok=True)

@@ -117,14 +117,21 @@ def test_doctor_names_a_missing_dictionary_and_the_fix(tmp_path: Path, empty_hub
     shim.mkdir(parents=True)
     (shim / "__init__.py").write_text('raise ModuleNotFoundError("simulated: unidic_lite is not installed")\n')
     env = _env(PYTHONPATH=str(tmp_path / "shim"), HF_HUB_CACHE=str(empty_hub_cache))
-    proc = subprocess.run([sys.executable, "-m", "jbert_helpers.tools.cli", "doctor"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jbert_helpers.tools.cli", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
     assert any(ln.startswith("✗  MeCab 辞書 unidic_lite") and "unidic_lite" in ln for ln in lines)
     assert any(ln.startswith("✓  MeCab 辞書 ipadic") for ln in lines)
     fixes = proc.stdout.split("直し方 / how to fix:\n")[1].splitlines()
-    assert [ln for ln in fixes if ln.startswith("  ")] == ["  ✗ MeCab 辞書 unidic_lite: pip install unidic-lite fugashi"]
+    assert [ln for ln in fixes if ln.startswith("  ")] == [
+        "  ✗ MeCab 辞書 unidic_lite: pip install unidic-lite fugashi"
+    ]
     assert "動きません" in lines[-1]
 
 
@@ -154,8 +161,10 @@ def test_doctor_reports_a_readonly_standin_cache(tmp_path: Path, empty_hub_cache
     ro.mkdir()
     prefix = _readonly_prefix(ro)
     if prefix is None:
-        pytest.skip("running as root without a way to make a directory read-only (no unshare/mount): "
-                    "chmod 555 does not stop root's writes, so this case cannot be simulated for real here")
+        pytest.skip(
+            "running as root without a way to make a directory read-only (no unshare/mount): "
+            "chmod 555 does not stop root's writes, so this case cannot be simulated for real here"
+        )
     try:
         rc, report, _, stderr = run_doctor(_env(JBERT_CACHE_DIR=str(ro), HF_HUB_CACHE=str(empty_hub_cache)), prefix)
     finally:
@@ -197,7 +206,10 @@ def test_check_device_names_an_unavailable_device(monkeypatch: pytest.MonkeyPatc
 def test_check_kernel_names_a_missing_kernel() -> None:
     c = check_kernel("jbert-no-such-kernel")
     assert c.status == "fail"
-    assert c.fix == 'python -m ipykernel install --user --name jbert-no-such-kernel --display-name "Python 3 (jbert-no-such-kernel)"'
+    assert (
+        c.fix
+        == 'python -m ipykernel install --user --name jbert-no-such-kernel --display-name "Python 3 (jbert-no-such-kernel)"'
+    )
 
 
 def test_format_table_verdict_and_alignment() -> None:
@@ -210,7 +222,6 @@ def test_format_table_verdict_and_alignment() -> None:
     assert lines[-1].startswith("→ レッスンはこの環境で動きます")
     assert report.ok
     assert not Report([Check("x", "fail", "y", "z")]).ok
-
 
 
 def test_pins_are_read_from_the_checkouts_requirements() -> None:

@@ -68,9 +68,14 @@ print("RESULT " + json.dumps({"name": choice.name, "kind": choice.kind, "label":
 def _env(cache: Path, hub: FakeHub | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "JBERT_MODEL", "DISABLE_SAFETENSORS"))}
     env.update(
-        HF_HUB_CACHE=str(cache), HF_HOME=str(cache.parent / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1", HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
-        NO_PROXY="127.0.0.1,localhost", JBERT_CACHE_DIR=str(ensure_standin().parent),
+        HF_HUB_CACHE=str(cache),
+        HF_HOME=str(cache.parent / "hf-home"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        NO_PROXY="127.0.0.1,localhost",
+        JBERT_CACHE_DIR=str(ensure_standin().parent),
     )
     if hub is not None:
         env["HF_ENDPOINT"] = hub.url
@@ -112,13 +117,19 @@ def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path
 
 
 def _hub(replica: dict[str, Path], **kwargs: object) -> FakeHub:
-    main, pr = replica_files(replica["standin"], replica["converted"], extra=replica["extra"],
-                             safetensors_on_main=bool(kwargs.pop("safetensors_on_main", False)))
+    main, pr = replica_files(
+        replica["standin"],
+        replica["converted"],
+        extra=replica["extra"],
+        safetensors_on_main=bool(kwargs.pop("safetensors_on_main", False)),
+    )
     return FakeHub(main, pr, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
-def book_cache(replica: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, FakeHub, dict]]:
+def book_cache(
+    replica: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, FakeHub, dict]]:
     """(a) A cache filled by the book's own calls against the fake Hub, with the conversion thread on."""
     cache = tmp_path_factory.mktemp("book") / "hub"
     with _hub(replica) as hub:
@@ -178,7 +189,9 @@ def test_b_a_copy_of_that_cache_imports_with_from(book_cache: tuple[Path, FakeHu
     assert out["kind"] == "hub" and out["label"] == HUB_MODEL_ID
 
 
-def test_c_prefetch_downloads_what_main_has_and_doctor_reports_the_real_model(replica: dict[str, Path], tmp_path: Path) -> None:
+def test_c_prefetch_downloads_what_main_has_and_doctor_reports_the_real_model(
+    replica: dict[str, Path], tmp_path: Path
+) -> None:
     cache = tmp_path / "hub"
     with _hub(replica) as hub:
         done = _jbert("prefetch", env=_env(cache, hub, DISABLE_SAFETENSORS_CONVERSION="1"))
@@ -191,7 +204,9 @@ def test_c_prefetch_downloads_what_main_has_and_doctor_reports_the_real_model(re
         assert hub.requests(f"/api/models/{HUB_MODEL_ID}/revision/main")  # pinned: asked main's commit once
         at_main = [p for _, p, _ in hub.requests("/resolve/main/")]
         assert at_main == [f"/{HUB_MODEL_ID}/resolve/main/config.json"]  # only resolve's reachability check
-        assert all(hub.main_commit in p for _, p, _ in hub.requests("/resolve/") if p not in at_main)  # then that commit
+        assert all(
+            hub.main_commit in p for _, p, _ in hub.requests("/resolve/") if p not in at_main
+        )  # then that commit
         doctor = _jbert("doctor", "--json", env=_env(cache, hub, HF_HUB_OFFLINE="1"))
     report = json.loads(doctor.stdout)
     assert doctor.returncode == 0 and report["ok"], doctor.stdout
@@ -214,7 +229,9 @@ def test_d_a_main_with_safetensors_works_too(replica: dict[str, Path], tmp_path:
 
 
 @pytest.mark.parametrize("fault", ["404", "500", "short"])
-def test_e_a_failing_download_is_a_clear_error_and_installs_nothing(replica: dict[str, Path], tmp_path: Path, fault: str) -> None:
+def test_e_a_failing_download_is_a_clear_error_and_installs_nothing(
+    replica: dict[str, Path], tmp_path: Path, fault: str
+) -> None:
     cache = tmp_path / "hub"
     with _hub(replica, fault=fault) as hub:
         done = _jbert("prefetch", env=_env(cache, hub, DISABLE_SAFETENSORS_CONVERSION="1"))

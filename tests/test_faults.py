@@ -261,7 +261,19 @@ def _session_standin() -> Path:
 
 
 # --- the fast build computes what BertModel would ---------------------------------------------------
-@pytest.mark.parametrize("overrides", [{}, {"num_hidden_layers": 2, "vocab_size": 100, "intermediate_size": 64, "hidden_size": 32, "num_attention_heads": 2}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {
+            "num_hidden_layers": 2,
+            "vocab_size": 100,
+            "intermediate_size": 64,
+            "hidden_size": 32,
+            "num_attention_heads": 2,
+        },
+    ],
+)
 def test_weight_shapes_formula_equals_bertmodel(overrides: dict[str, int]) -> None:
     import torch
     from transformers import BertConfig, BertModel
@@ -287,4 +299,7 @@ def test_loaded_standin_has_exactly_the_stored_weights() -> None:
     assert sorted(info["unexpected_keys"]) == sorted(HEAD_KEYS) and not info["missing_keys"]
     for name, tensor in state.items():
         assert torch.equal(stored[f"bert.{name}"], tensor), name
-    assert stored["cls.predictions.decoder.weight"].data_ptr() == stored["bert.embeddings.word_embeddings.weight"].data_ptr()
+    assert (
+        stored["cls.predictions.decoder.weight"].data_ptr()
+        == stored["bert.embeddings.word_embeddings.weight"].data_ptr()
+    )

@@ -103,18 +103,22 @@ def test_handout_copy_runs_top_to_bottom(tmp_path: Path) -> None:
 
 
 def _lesson(title: str, words: list[str]) -> Any:
-    nb = new_notebook(cells=[
-        new_markdown_cell(f"# {title}\n\n語を数えます。"),
-        new_code_cell(f"words = {words!r}\nprint(len(words))"),
-        new_markdown_cell("## 演習\n\n**演習 1**: `words` の長さは?"),
-        new_code_cell("answer = ...  # ここに答えを書く"),
-        new_code_cell("from jbert_helpers import check\n\ncheck(answer, len(words), what='語数')"),
-        new_markdown_cell(f"<details><summary>解答例</summary>\n\n`answer = {len(words)}`\n\n</details>\n\n"
-                          "**演習 2**: 最後の語は?"),
-        new_code_cell("answer2 = ...  # ここに答えを書く"),
-        new_code_cell("check(answer2, words[-1], what='最後の語')"),
-        new_markdown_cell(f"<details><summary>解答例</summary>\n\n`answer2 = {words[-1]!r}`\n\n</details>"),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell(f"# {title}\n\n語を数えます。"),
+            new_code_cell(f"words = {words!r}\nprint(len(words))"),
+            new_markdown_cell("## 演習\n\n**演習 1**: `words` の長さは?"),
+            new_code_cell("answer = ...  # ここに答えを書く"),
+            new_code_cell("from jbert_helpers import check\n\ncheck(answer, len(words), what='語数')"),
+            new_markdown_cell(
+                f"<details><summary>解答例</summary>\n\n`answer = {len(words)}`\n\n</details>\n\n"
+                "**演習 2**: 最後の語は?"
+            ),
+            new_code_cell("answer2 = ...  # ここに答えを書く"),
+            new_code_cell("check(answer2, words[-1], what='最後の語')"),
+            new_markdown_cell(f"<details><summary>解答例</summary>\n\n`answer2 = {words[-1]!r}`\n\n</details>"),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
 
@@ -131,14 +135,20 @@ SUBMISSIONS: dict[str, tuple[str | None, str | None]] = {
     "loops": ("while True:\n    pass", RIGHT_2),
     "allocates": ("chunks = []\nwhile True:\n    chunks.append(bytearray(10**8))", RIGHT_2),
     "kernel_dies": ("import os\nos._exit(1)", RIGHT_2),
-    "ignores_interrupt": ("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                          "while True:\n    time.sleep(0.1)", RIGHT_2),
+    "ignores_interrupt": (
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)",
+        RIGHT_2,
+    ),
     "prints_100mb": ("print('x' * 100_000_000)\n" + RIGHT_1, RIGHT_2),
-    "redefines_check": ("def check(*args, **kwargs):\n    print('✅ 語数: 正解です')\n\nanswer = 4",
-                        "class Always:\n    def __eq__(self, other):\n        return True\n\nanswer2 = Always()"),
+    "redefines_check": (
+        "def check(*args, **kwargs):\n    print('✅ 語数: 正解です')\n\nanswer = 4",
+        "class Always:\n    def __eq__(self, other):\n        return True\n\nanswer2 = Always()",
+    ),
     "deletes_files": ("import os\nfor name in os.listdir('.'):\n    os.remove(name)\n" + RIGHT_1, RIGHT_2),
-    "uses_network": ("import urllib.request\nurllib.request.urlopen('http://example.com', timeout=3)\n" + RIGHT_1,
-                     RIGHT_2),
+    "uses_network": (
+        "import urllib.request\nurllib.request.urlopen('http://example.com', timeout=3)\n" + RIGHT_1,
+        RIGHT_2,
+    ),
 }
 
 
@@ -152,8 +162,11 @@ def _fill(handout_nb: Any, first: str | None, second: str | None) -> Any:
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -267,8 +280,7 @@ def test_per_exercise_counts_in_the_table(graded: Any) -> None:
     assert "| right | ✅ | ✅ | 2/2 |" in table and "| unanswered | ⏳ | ⏳ | 0/2 |" in table
 
 
-def test_a_rerun_gives_the_same_gradebook_bytes(graded: Any, classroom_dirs: tuple[Path, Path],
-                                                tmp_path: Path) -> None:
+def test_a_rerun_gives_the_same_gradebook_bytes(graded: Any, classroom_dirs: tuple[Path, Path], tmp_path: Path) -> None:
     lessons, subs = classroom_dirs
     first = grading.write_gradebook(graded[0], tmp_path / "first")
     again = grade(subs, lessons_dir=lessons, model="standin", limits=TEST_LIMITS)
@@ -282,13 +294,25 @@ def test_a_rerun_gives_the_same_gradebook_bytes(graded: Any, classroom_dirs: tup
 
 
 def test_grade_the_real_tokenizer_lesson_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["handout", str(notebooks_dir() / "04-07_encode_decode.ipynb"),
-                 str(notebooks_dir() / "04-09_padding.ipynb"), "--out", str(tmp_path / "handout")]) == 0
+    assert (
+        main(
+            [
+                "handout",
+                str(notebooks_dir() / "04-07_encode_decode.ipynb"),
+                str(notebooks_dir() / "04-09_padding.ipynb"),
+                "--out",
+                str(tmp_path / "handout"),
+            ]
+        )
+        == 0
+    )
     blank = _read(tmp_path / "handout" / "04-07_encode_decode.ipynb")
     subs = tmp_path / "subs"
     # the solutions printed in the lesson's <details> blocks
-    students = {"aoi": ("answer = 11", "answer2 = '明日 の 天気 は 晴れ だ 。'"),
-                "ren": ("answer = 9", "answer2 = '明日の天気は晴れだ。'")}
+    students = {
+        "aoi": ("answer = 11", "answer2 = '明日 の 天気 は 晴れ だ 。'"),
+        "ren": ("answer = 9", "answer2 = '明日の天気は晴れだ。'"),
+    }
     for name, (first, second) in students.items():
         (subs / name).mkdir(parents=True)
         nbformat.write(_fill(blank, first, second), subs / name / "04-07_encode_decode.ipynb")
@@ -296,15 +320,37 @@ def test_grade_the_real_tokenizer_lesson_through_the_cli(tmp_path: Path, capsys:
     (subs / "ren" / "notes.ipynb").write_text("{}", encoding="utf-8")  # not a lesson
     (subs / "sora").mkdir()
     (subs / "sora" / "04-07_encode_decode.ipynb").write_bytes(
-        (tmp_path / "handout" / "04-09_padding.ipynb").read_bytes())
-    code = main(["grade", str(subs), "--out", str(tmp_path / "grades"), "--model", "standin",
-                 "--cell-timeout", "60", "--notebook-timeout", "300", "--memory-mb", "4096"])
+        (tmp_path / "handout" / "04-09_padding.ipynb").read_bytes()
+    )
+    code = main(
+        [
+            "grade",
+            str(subs),
+            "--out",
+            str(tmp_path / "grades"),
+            "--model",
+            "standin",
+            "--cell-timeout",
+            "60",
+            "--notebook-timeout",
+            "300",
+            "--memory-mb",
+            "4096",
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "grades" / "gradebook.csv").read_text(encoding="utf-8"))))
     status = {(r["student"], r["exercise"]): r["status"] for r in rows}
-    assert status == {("aoi", "1"): "correct", ("aoi", "2"): "correct", ("ren", "0"): "error", ("ren", "1"): "wrong",
-                      ("ren", "2"): "wrong", ("sora", "1"): "error", ("sora", "2"): "error"}
+    assert status == {
+        ("aoi", "1"): "correct",
+        ("aoi", "2"): "correct",
+        ("ren", "0"): "error",
+        ("ren", "1"): "wrong",
+        ("ren", "2"): "wrong",
+        ("sora", "1"): "error",
+        ("sora", "2"): "error",
+    }
     assert [r["file"] for r in rows if r["exercise"] == "0"] == ["notes.ipynb"]
     assert "| 正解した人数 | 1/3 | 1/3 | |" in table
     assert (tmp_path / "grades" / "gradebook.md").read_text(encoding="utf-8") in table
@@ -349,8 +395,17 @@ def test_sandbox_kernel_caps_what_a_cell_prints_and_its_memory(tmp_path: Path, m
 
     spec_dir = tmp_path / "kernels" / "capped"
     spec_dir.mkdir(parents=True)
-    argv = [sys.executable, "-m", "jbert_helpers.tools.sandbox", "--memory-mb", "1024", "--output-chars", "1000",
-            "-f", "{connection_file}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "jbert_helpers.tools.sandbox",
+        "--memory-mb",
+        "1024",
+        "--output-chars",
+        "1000",
+        "-f",
+        "{connection_file}",
+    ]
     (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "capped", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     km = KernelManager(kernel_name="capped")
@@ -380,7 +435,8 @@ def test_sandbox_kernel_caps_what_a_cell_prints_and_its_memory(tmp_path: Path, m
 
 
 def test_without_a_network_namespace_proxies_still_block_the_network(
-        classroom_dirs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    classroom_dirs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lessons, subs = classroom_dirs
     few = tmp_path / "few"
     for student in ("right", "uses_network"):
@@ -394,13 +450,15 @@ def test_without_a_network_namespace_proxies_still_block_the_network(
 
 
 def test_a_deleted_answer_cell_never_reuses_the_previous_exercises_answer() -> None:
-    lesson = new_notebook(cells=[
-        new_markdown_cell("# 9-3 同じ変数"),
-        new_code_cell("answer = ..."),
-        new_code_cell("check(answer, 1)"),
-        new_code_cell("answer = ..."),
-        new_code_cell("check(answer, 2)"),
-    ])
+    lesson = new_notebook(
+        cells=[
+            new_markdown_cell("# 9-3 同じ変数"),
+            new_code_cell("answer = ..."),
+            new_code_cell("check(answer, 1)"),
+            new_code_cell("answer = ..."),
+            new_code_cell("check(answer, 2)"),
+        ]
+    )
     submission = nbformat.from_dict(json.loads(json.dumps(lesson)))
     submission.cells[1].source = "answer = 1"
     del submission.cells[3]  # the second answer cell is gone: `answer` still holds 1

@@ -28,8 +28,12 @@ def tokenizer() -> BertJapaneseTokenizer:
 
 
 def ids_kwargs(tok: BertJapaneseTokenizer) -> dict[str, int]:
-    return {"cls_id": tok.cls_token_id, "sep_id": tok.sep_token_id, "pad_id": tok.pad_token_id,
-            "max_positions": tok.model_max_length}
+    return {
+        "cls_id": tok.cls_token_id,
+        "sep_id": tok.sep_token_id,
+        "pad_id": tok.pad_token_id,
+        "max_positions": tok.model_max_length,
+    }
 
 
 # --- good encodings: the report -----------------------------------------------------------------
@@ -78,8 +82,9 @@ def test_pair_segments(tokenizer):
 
 
 def test_padded_pair_batch(tokenizer):
-    enc = tokenizer(["文A", TEXTS[0]], ["文B", TEXTS[1]], padding="longest", return_token_type_ids=True,
-                    return_tensors="pt")
+    enc = tokenizer(
+        ["文A", TEXTS[0]], ["文B", TEXTS[1]], padding="longest", return_token_type_ids=True, return_tensors="pt"
+    )
     r0, r1 = check_encoding(enc, **ids_kwargs(tokenizer)).rows
     assert r0.pad_count == r1.length - 7
     assert (r1.segment_a, r1.segment_b) == (WORDS[0] + 2, WORDS[1] + 1)

@@ -38,7 +38,9 @@ def _choose(tmp_path: Path, **env: str) -> dict:
     base.update({"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"})
     base.update(env)
     base = {k: v for k, v in base.items() if v != ""}
-    done = subprocess.run([sys.executable, "-c", PROBE], env=base, capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=base, capture_output=True, text=True, timeout=60, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -67,7 +69,9 @@ def test_complete_hub_cache_gives_the_hub_id_offline(tmp_path: Path, fake_hub_ca
     assert (out["name"], out["kind"], out["label"]) == (HUB_MODEL_ID, "hub", HUB_MODEL_ID)
 
 
-def test_cached_model_with_unreachable_hub_loads_from_the_snapshot(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
+def test_cached_model_with_unreachable_hub_loads_from_the_snapshot(
+    tmp_path: Path, fake_hub_cache: Callable[..., Path]
+) -> None:
     snapshot = fake_hub_cache(tmp_path / "hub", _real_files())
     out = _choose(tmp_path, HF_HUB_OFFLINE="", HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens on port 9
     assert Path(out["name"]) == snapshot and out["label"] == HUB_MODEL_ID

@@ -151,7 +151,9 @@ def test_cached_real_model_with_hanging_hub_loads_from_the_cache(
 
 
 # --- pickled weights only through transformers' safe loading, no remote code ----------------------------
-def test_a_cache_whose_pickle_is_not_a_checkpoint_fails_safely(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
+def test_a_cache_whose_pickle_is_not_a_checkpoint_fails_safely(
+    tmp_path: Path, fake_hub_cache: Callable[..., Path]
+) -> None:
     """pytorch_model.bin is loaded only by transformers, with torch.load(weights_only=True): a pickle that
     would run code when unpickled is refused, it never runs."""
     import pickle
@@ -204,4 +206,6 @@ def test_no_remote_code_and_no_pickled_weights_in_package_and_notebooks() -> Non
 def test_standin_weights_are_a_zip_checkpoint_like_the_hubs() -> None:
     names = sorted(p.name for p in ensure_standin().iterdir())
     assert names == ["config.json", "jbert_standin.json", "pytorch_model.bin", "tokenizer_config.json", "vocab.txt"]
-    assert (ensure_standin() / "pytorch_model.bin").read_bytes()[:4] == b"PK\x03\x04"  # torch.save's zip, no bare pickle
+    assert (ensure_standin() / "pytorch_model.bin").read_bytes()[
+        :4
+    ] == b"PK\x03\x04"  # torch.save's zip, no bare pickle

@@ -40,7 +40,9 @@ def test_index_links_every_lesson() -> None:
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_lesson_records_its_model(path: Path) -> None:
     jbert = _metadata(path).get("jbert")
-    assert isinstance(jbert, dict) and jbert.get("model"), f"{path.name}: metadata.jbert.model is missing (jbert refresh writes it)"
+    assert isinstance(jbert, dict) and jbert.get("model"), (
+        f"{path.name}: metadata.jbert.model is missing (jbert refresh writes it)"
+    )
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
@@ -48,7 +50,9 @@ def test_lesson_opens_with_title_and_goals(path: Path) -> None:
     first = _source(_cells(path)[0])
     number = "4-" + path.name[3:].split("_")[0].lstrip("0")  # 04-13a_… -> 4-13a
     assert first.startswith(f"# {number} "), f"{path.name}: the first line must be the title '# {number} …'"
-    assert "\n**この節で学ぶこと**\n\n- " in first, f"{path.name}: the first cell has not the goals pattern of docs/style.md"
+    assert "\n**この節で学ぶこと**\n\n- " in first, (
+        f"{path.name}: the first cell has not the goals pattern of docs/style.md"
+    )
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)

@@ -14,12 +14,22 @@ from jbert_helpers import JbertError
 from jbert_helpers.params import counted_breakdown, formula_breakdown
 
 REAL = {  # tohoku-nlp/bert-base-japanese-whole-word-masking
-    "vocab_size": 32000, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-    "intermediate_size": 3072, "max_position_embeddings": 512, "type_vocab_size": 2,
+    "vocab_size": 32000,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
 }
 SMALL = {
-    "vocab_size": 100, "hidden_size": 16, "num_hidden_layers": 3, "num_attention_heads": 2,
-    "intermediate_size": 24, "max_position_embeddings": 20, "type_vocab_size": 3,
+    "vocab_size": 100,
+    "hidden_size": 16,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 2,
+    "intermediate_size": 24,
+    "max_position_embeddings": 20,
+    "type_vocab_size": 3,
 }
 
 
@@ -91,4 +101,3 @@ def test_missing_field_is_reported():
 def test_str_is_a_table_with_the_total():
     text = str(formula_breakdown(REAL))
     assert "110,617,344" in text and "12 層" in text
-

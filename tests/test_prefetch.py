@@ -36,7 +36,9 @@ def model_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("copied") / "bert-wwm"
     src.mkdir()
     for name in REQUIRED_FILES:
-        os.link(standin / name, src / name) if _same_device(standin, src) else shutil.copyfile(standin / name, src / name)
+        os.link(standin / name, src / name) if _same_device(standin, src) else shutil.copyfile(
+            standin / name, src / name
+        )
     return src
 
 

@@ -44,7 +44,9 @@ from jbert_helpers.standin import ensure_standin
 # on every run. JBERT_HYPOTHESIS_EXPLORE=1 draws new random examples (run it now and then, e.g. with
 # max examples raised through a hypothesis profile, to search further).
 EXPLORE = os.environ.get("JBERT_HYPOTHESIS_EXPLORE") == "1"
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=not EXPLORE, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=40, deadline=None, derandomize=not EXPLORE, suppress_health_check=[HealthCheck.too_slow]
+)
 FEW = settings(max_examples=15, deadline=None, derandomize=not EXPLORE, suppress_health_check=[HealthCheck.too_slow])
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
 
@@ -75,7 +77,9 @@ def _no_literal_specials(text: str) -> bool:
 
 texts = st.lists(chunk, max_size=8).map("".join).filter(_no_literal_specials)
 # Longer than 512 tokens: one Japanese sentence repeated (each repetition is ~10 tokens).
-long_texts = st.builds(lambda s, n: s * n, st.sampled_from(["明日は自然言語処理の勉強をしよう。", "ｱｲｳ😀abc "]), st.integers(60, 120))
+long_texts = st.builds(
+    lambda s, n: s * n, st.sampled_from(["明日は自然言語処理の勉強をしよう。", "ｱｲｳ😀abc "]), st.integers(60, 120)
+)
 any_text = st.one_of(texts, texts, st.sampled_from(["", " ", "\u3000\n\t"]), long_texts)
 max_lengths = st.one_of(st.just(512), st.integers(8, 512), st.integers(4, 16))
 
@@ -122,7 +126,11 @@ def test_pair_passes(tokenizer: BertJapaneseTokenizer, a: str, b: str, max_lengt
 )
 def test_batch_passes(tokenizer, batch: list[str], padding, max_length: int, tensors: bool) -> None:
     enc = tokenizer(
-        batch, padding=padding, truncation=True, max_length=max_length, return_token_type_ids=True,
+        batch,
+        padding=padding,
+        truncation=True,
+        max_length=max_length,
+        return_token_type_ids=True,
         return_tensors="pt" if tensors else None,
     )
     report = check_encoding(enc)
@@ -138,8 +146,12 @@ def test_batch_passes(tokenizer, batch: list[str], padding, max_length: int, ten
 @given(pairs=st.lists(st.tuples(any_text, any_text), min_size=1, max_size=64), max_length=max_lengths)
 def test_batch_of_pairs_passes(tokenizer, pairs: list[tuple[str, str]], max_length: int) -> None:
     enc = tokenizer(
-        [a for a, _ in pairs], [b for _, b in pairs],
-        padding=True, truncation=True, max_length=max_length, return_token_type_ids=True,
+        [a for a, _ in pairs],
+        [b for _, b in pairs],
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_token_type_ids=True,
     )
     report = check_encoding(enc)
     assert [r.kind for r in report.rows] == ["pair"] * len(pairs)
@@ -169,8 +181,12 @@ def valid_batches(draw: st.DrawFn) -> dict[str, list[list[int]]]:
     firsts = draw(st.lists(texts.filter(str.strip), min_size=n, max_size=n))
     seconds = draw(st.one_of(st.none(), st.lists(texts, min_size=n, max_size=n)))
     enc = TOKENIZER(
-        firsts, seconds, padding=draw(st.sampled_from([True, "max_length"])), truncation=True,
-        max_length=draw(st.integers(16, 64)), return_token_type_ids=True,
+        firsts,
+        seconds,
+        padding=draw(st.sampled_from([True, "max_length"])),
+        truncation=True,
+        max_length=draw(st.integers(16, 64)),
+        return_token_type_ids=True,
     )
     rows = {k: [list(r) for r in v] for k, v in enc.items()}
     assume(all(sum(m) >= 3 for m in rows["attention_mask"]))  # [CLS] x [SEP]: something to mutate
@@ -255,18 +271,26 @@ def test_mutations_are_rejected_as_tensors_too(data: st.DataObject) -> None:
 
 
 # --- move_batch ---------------------------------------------------------------------------------
-dtypes = st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.bool])
+dtypes = st.sampled_from(
+    [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.bool]
+)
 tensors = st.builds(
-    lambda shape, dtype: torch.zeros(shape, dtype=dtype) if dtype == torch.bool else torch.arange(
-        int(np.prod(shape)) if shape else 1).reshape(shape).to(dtype),
-    st.lists(st.integers(0, 4), max_size=3).map(tuple), dtypes,
+    lambda shape, dtype: (
+        torch.zeros(shape, dtype=dtype)
+        if dtype == torch.bool
+        else torch.arange(int(np.prod(shape)) if shape else 1).reshape(shape).to(dtype)
+    ),
+    st.lists(st.integers(0, 4), max_size=3).map(tuple),
+    dtypes,
 )
 values = st.one_of(tensors, st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=3))
 
 
 @SETTINGS
-@given(batch=st.dictionaries(st.text(min_size=1, max_size=10), values, max_size=6),
-       device=st.sampled_from(["cpu", torch.device("cpu"), "cpu:0"]))
+@given(
+    batch=st.dictionaries(st.text(min_size=1, max_size=10), values, max_size=6),
+    device=st.sampled_from(["cpu", torch.device("cpu"), "cpu:0"]),
+)
 def test_move_batch_keeps_everything_and_moves_tensors(batch: dict, device) -> None:
     moved = move_batch(batch, device)
     assert list(moved) == list(batch)
@@ -287,7 +311,9 @@ def test_move_batch_rejects_non_mappings(value: object) -> None:
 
 # --- to_numpy / conversion_steps --------------------------------------------------------------------------
 numpy_dtypes = st.sampled_from([np.float32, np.float64, np.float16, np.int64, np.int32, np.int8, np.uint8, np.bool_])
-arrays = numpy_dtypes.flatmap(lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)))
+arrays = numpy_dtypes.flatmap(
+    lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))
+)
 
 
 @SETTINGS
@@ -327,8 +353,13 @@ def test_non_tensors_are_a_conversion_error(value: object) -> None:
 
 # --- choose_device ----------------------------------------------------------------------------------
 @SETTINGS
-@given(requested=st.one_of(st.text(max_size=12), st.sampled_from(["cpu", "CPU", " auto ", "cuda", "cuda:7", "mps", "gpu", "cpu:0", "meta", "", " "])),
-       via_env=st.booleans())
+@given(
+    requested=st.one_of(
+        st.text(max_size=12),
+        st.sampled_from(["cpu", "CPU", " auto ", "cuda", "cuda:7", "mps", "gpu", "cpu:0", "meta", "", " "]),
+    ),
+    via_env=st.booleans(),
+)
 def test_choose_device_gives_a_usable_device_or_a_device_error(requested: str, via_env: bool) -> None:
     saved = os.environ.get("JBERT_DEVICE")
     try:
@@ -353,11 +384,19 @@ def test_choose_device_gives_a_usable_device_or_a_device_error(requested: str, v
 
 
 # --- trace_wordpiece ----------------------------------------------------------------------------------
-words = st.text(st.sampled_from(HIRAGANA + KATAKANA + KANJI + HALF_WIDTH_KANA + list("😀👍🍣🤖") + list(string.ascii_letters)), min_size=1, max_size=30)
+words = st.text(
+    st.sampled_from(HIRAGANA + KATAKANA + KANJI + HALF_WIDTH_KANA + list("😀👍🍣🤖") + list(string.ascii_letters)),
+    min_size=1,
+    max_size=30,
+)
 
 
 @SETTINGS
-@given(word=st.one_of(words, st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Zs", "Cc")), min_size=1, max_size=12)))
+@given(
+    word=st.one_of(
+        words, st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Zs", "Cc")), min_size=1, max_size=12)
+    )
+)
 def test_trace_wordpiece_matches_the_library(tokenizer: BertJapaneseTokenizer, word: str) -> None:
     from jbert_helpers.wordpiece import trace_wordpiece
 
@@ -371,7 +410,14 @@ def test_trace_wordpiece_matches_the_library(tokenizer: BertJapaneseTokenizer, w
 
 
 @FEW
-@given(word=st.one_of(st.integers(), st.none(), st.lists(st.text()), words.flatmap(lambda w: st.sampled_from([w + " x", " " + w, w + "\u3000"]))))
+@given(
+    word=st.one_of(
+        st.integers(),
+        st.none(),
+        st.lists(st.text()),
+        words.flatmap(lambda w: st.sampled_from([w + " x", " " + w, w + "\u3000"])),
+    )
+)
 def test_trace_wordpiece_rejects_non_words(tokenizer: BertJapaneseTokenizer, word: object) -> None:
     from jbert_helpers.wordpiece import WordPieceError, trace_wordpiece
 

@@ -51,25 +51,41 @@ def book_tok() -> BertJapaneseTokenizer:
 
 # ---- seed (4-7, 4-8): from the seed's printed output ------------------------------------------------
 
+
 def test_seed_4_7_encode_tokens_decode(seed_tok) -> None:
     ids = seed_tok.encode(SENTENCE)
     # from the seed: >> input_ids: [...]
     assert ids == [2, 11475, 9, 1757, 1882, 2762, 5, 8192, 11, 2132, 28489, 8, 3]
     # from the seed: >> tokens: [...]
     assert seed_tok.convert_ids_to_tokens(ids) == [
-        "[CLS]", "明日", "は", "自然", "言語", "処理", "の", "勉強", "を", "しよ", "##う", "。", "[SEP]"
+        "[CLS]",
+        "明日",
+        "は",
+        "自然",
+        "言語",
+        "処理",
+        "の",
+        "勉強",
+        "を",
+        "しよ",
+        "##う",
+        "。",
+        "[SEP]",
     ]
     # from the seed: >> decode (with special) / (no special)
     assert seed_tok.decode(ids, skip_special_tokens=False) == "[CLS] 明日 は 自然 言語 処理 の 勉強 を しよう 。 [SEP]"
     assert seed_tok.decode(ids, skip_special_tokens=True) == "明日 は 自然 言語 処理 の 勉強 を しよう 。"
     # transformers 5 no longer returns token_type_ids from BertJapaneseTokenizer by default (see
     # test_transformers5_default_keys); the seed's version did, so ask for them to compare like with like.
-    batch = seed_tok(SENTENCE, return_tensors="pt", padding=False, truncation=True, max_length=128,
-                     return_token_type_ids=True)
+    batch = seed_tok(
+        SENTENCE, return_tensors="pt", padding=False, truncation=True, max_length=128, return_token_type_ids=True
+    )
     # from the seed: >> batch keys / >> shapes
     assert list(batch.keys()) == ["input_ids", "token_type_ids", "attention_mask"]
     assert {k: tuple(v.shape) for k, v in batch.items()} == {
-        "input_ids": (1, 13), "attention_mask": (1, 13), "token_type_ids": (1, 13)
+        "input_ids": (1, 13),
+        "attention_mask": (1, 13),
+        "token_type_ids": (1, 13),
     }
     packed = seed_tok(SENTENCE * 100, return_tensors="pt", padding="max_length", truncation=True, max_length=64)
     # from the seed: >> packed shapes: input_ids (1, 64) attention_mask (1, 64) / >> non-pad length: 64
@@ -100,6 +116,7 @@ def test_seed_special_token_ids(seed_tok) -> None:
 
 # ---- seed (4-9, 4-10): padding and truncation ----------------------------------------------------------
 
+
 def test_seed_4_9_padding_to_12(seed_tok) -> None:
     enc = seed_tok(WEATHER, max_length=12, padding="max_length", truncation=True, return_token_type_ids=True)
     # from the seed: # encoding (BatchEncoding repr)
@@ -110,7 +127,18 @@ def test_seed_4_9_padding_to_12(seed_tok) -> None:
     }
     # from the seed: # tokens / # decode
     assert seed_tok.convert_ids_to_tokens(enc["input_ids"]) == [
-        "[CLS]", "明日", "の", "天気", "は", "晴れ", "だ", "。", "[SEP]", "[PAD]", "[PAD]", "[PAD]"
+        "[CLS]",
+        "明日",
+        "の",
+        "天気",
+        "は",
+        "晴れ",
+        "だ",
+        "。",
+        "[SEP]",
+        "[PAD]",
+        "[PAD]",
+        "[PAD]",
     ]
     assert seed_tok.decode(enc["input_ids"]) == "[CLS] 明日 の 天気 は 晴れ だ 。 [SEP] [PAD] [PAD] [PAD]"
     assert seed_tok.decode(enc["input_ids"], skip_special_tokens=True) == "明日 の 天気 は 晴れ だ 。"
@@ -135,14 +163,27 @@ def test_seed_4_10_max_length_6(seed_tok) -> None:
 
 # ---- seed (4-11, 4-12, 4-13): batches -----------------------------------------------------------------
 
+
 def test_seed_4_11_batch_of_two_fixed_10(seed_tok) -> None:
     enc = seed_tok([WEATHER, PC], max_length=10, padding="max_length", truncation=True)
     # from the seed: # input_ids[0] / [1], attention_mask[0] / [1]
-    assert enc["input_ids"] == [[2, 11475, 5, 11385, 9, 16577, 75, 8, 3, 0], [2, 6311, 14, 1132, 7, 16084, 332, 58, 10, 3]]
+    assert enc["input_ids"] == [
+        [2, 11475, 5, 11385, 9, 16577, 75, 8, 3, 0],
+        [2, 6311, 14, 1132, 7, 16084, 332, 58, 10, 3],
+    ]
     assert enc["attention_mask"] == [[1, 1, 1, 1, 1, 1, 1, 1, 1, 0], [1] * 10]
     # from the seed: # sample[1] tokens
     assert seed_tok.convert_ids_to_tokens(enc["input_ids"][1]) == [
-        "[CLS]", "パソコン", "が", "急", "に", "動か", "なく", "なっ", "た", "[SEP]"
+        "[CLS]",
+        "パソコン",
+        "が",
+        "急",
+        "に",
+        "動か",
+        "なく",
+        "なっ",
+        "た",
+        "[SEP]",
     ]
     # from the seed: # sample[0] raw_subwords=7 / sample[1] raw_subwords=9
     assert [len(seed_tok.tokenize(t)) for t in (WEATHER, PC)] == [7, 9]
@@ -151,7 +192,10 @@ def test_seed_4_11_batch_of_two_fixed_10(seed_tok) -> None:
 def test_seed_4_12_dynamic_padding(seed_tok) -> None:
     enc = seed_tok([WEATHER, PC], padding="longest")
     # from the seed: # input_ids[0] / [1]
-    assert enc["input_ids"] == [[2, 11475, 5, 11385, 9, 16577, 75, 8, 3, 0, 0], [2, 6311, 14, 1132, 7, 16084, 332, 58, 10, 8, 3]]
+    assert enc["input_ids"] == [
+        [2, 11475, 5, 11385, 9, 16577, 75, 8, 3, 0, 0],
+        [2, 6311, 14, 1132, 7, 16084, 332, 58, 10, 8, 3],
+    ]
     pt = seed_tok([WEATHER, PC], padding="longest", return_tensors="pt")
     # from the seed: # tensor shapes: input_ids (2, 11) …
     assert tuple(pt["input_ids"].shape) == (2, 11)
@@ -162,8 +206,14 @@ def test_seed_4_12_dynamic_padding(seed_tok) -> None:
 
 
 def test_seed_4_13_tensor_batch(seed_tok) -> None:
-    pt = seed_tok([WEATHER, PC], max_length=10, padding="max_length", truncation=True, return_tensors="pt",
-                  return_token_type_ids=True)
+    pt = seed_tok(
+        [WEATHER, PC],
+        max_length=10,
+        padding="max_length",
+        truncation=True,
+        return_tensors="pt",
+        return_token_type_ids=True,
+    )
     # from the seed: # keys: ['input_ids', 'token_type_ids', 'attention_mask']
     assert list(pt.keys()) == ["input_ids", "token_type_ids", "attention_mask"]
     # from the seed: # input_ids: shape=(2, 10), dtype=torch.int64, device=cpu (same for the other two)
@@ -180,21 +230,46 @@ def test_seed_4_16_batch_of_32(seed_tok) -> None:
     assert enc["input_ids"][:, 0].tolist() == [2, 2]
     assert [enc["input_ids"][0, 12].item(), enc["input_ids"][1, 13].item()] == [3, 3]
     # from the seed (4-17 fix cell): tokens of sample 1
-    assert seed_tok.convert_ids_to_tokens(enc["input_ids"][1]) == [
-        "[CLS]", "明日", "は", "マ", "##シーン", "ラー", "##ニング", "の", "勉強", "を", "しよ", "##う", "。", "[SEP]"
-    ] + ["[PAD]"] * 18
+    assert (
+        seed_tok.convert_ids_to_tokens(enc["input_ids"][1])
+        == [
+            "[CLS]",
+            "明日",
+            "は",
+            "マ",
+            "##シーン",
+            "ラー",
+            "##ニング",
+            "の",
+            "勉強",
+            "を",
+            "しよ",
+            "##う",
+            "。",
+            "[SEP]",
+        ]
+        + ["[PAD]"] * 18
+    )
 
 
 # ---- book (ipadic era): ARCHITECTURE.md's measured tables ----------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "ipadic_words", "unidic_words"),
     [
         (SENTENCE, "明日/は/自然/言語/処理/の/勉強/を/しよ/う/。", "明日/は/自然/言語/処理/の/勉強/を/しよう/。"),
-        (MACHINE, "明日/は/マシーンラーニング/の/勉強/を/しよ/う/。", "明日/は/マシーン/ラーニング/の/勉強/を/しよう/。"),
+        (
+            MACHINE,
+            "明日/は/マシーンラーニング/の/勉強/を/しよ/う/。",
+            "明日/は/マシーン/ラーニング/の/勉強/を/しよう/。",
+        ),
         (PC, "パソコン/が/急/に/動か/なく/なっ/た/。", "パソコン/が/急/に/動か/なく/なっ/た/。"),
-        ("機械学習を中国語にすると机器学习だ。", "機械/学習/を/中国/語/に/する/と/机/器/学/习/だ/。",
-         "機械/学習/を/中国/語/に/する/と/机/器/学/习/だ/。"),
+        (
+            "機械学習を中国語にすると机器学习だ。",
+            "機械/学習/を/中国/語/に/する/と/机/器/学/习/だ/。",
+            "機械/学習/を/中国/語/に/する/と/机/器/学/习/だ/。",
+        ),
     ],
 )
 def test_book_word_splits_by_dictionary(book_tok, seed_tok, text, ipadic_words, unidic_words) -> None:
@@ -227,7 +302,15 @@ def test_book_sentence_ids_with_ipadic(book_tok) -> None:
 def test_book_unknown_character(book_tok, seed_tok) -> None:
     # from ARCHITECTURE.md: 機械学習を中国語にすると机器学习だ。 → … と 机 器 学 [UNK] だ 。 (both dictionaries)
     for tok in (book_tok, seed_tok):
-        assert tok.tokenize("機械学習を中国語にすると机器学习だ。")[-7:] == ["と", "机", "器", "学", "[UNK]", "だ", "。"]
+        assert tok.tokenize("機械学習を中国語にすると机器学习だ。")[-7:] == [
+            "と",
+            "机",
+            "器",
+            "学",
+            "[UNK]",
+            "だ",
+            "。",
+        ]
 
 
 @pytest.mark.parametrize("text", [WEATHER, PC])
@@ -237,6 +320,7 @@ def test_book_same_ids_as_seed_with_ipadic(book_tok, seed_tok, text) -> None:
 
 
 # ---- model references ------------------------------------------------------------------------------------
+
 
 def _reference_model() -> tuple[str | None, str]:
     """(what to load, why) for the model reference tests; (None, reason) when it is not here."""
@@ -258,7 +342,9 @@ def check_model_shapes(model_dir: str) -> None:
     bert = BertModel.from_pretrained(model_dir).eval()
     with torch.no_grad():
         one = bert(**tok(SENTENCE, return_tensors="pt"))
-        two = bert(**tok([SENTENCE, MACHINE], max_length=32, padding="max_length", truncation=True, return_tensors="pt"))
+        two = bert(
+            **tok([SENTENCE, MACHINE], max_length=32, padding="max_length", truncation=True, return_tensors="pt")
+        )
     # from the seed (4-14): last_hidden_state: (1, 13, 768) / pooler_output: (1, 768)
     assert tuple(one.last_hidden_state.shape) == (1, 13, 768)
     assert tuple(one.pooler_output.shape) == (1, 768)

@@ -23,7 +23,9 @@ def _small_notebook(path: Path) -> Path:
         nbformat.v4.new_markdown_cell("# tiny"),
         nbformat.v4.new_code_cell('import os\nprint(os.environ["JBERT_MODEL"], os.environ["HF_HUB_OFFLINE"])'),
         nbformat.v4.new_code_cell("sum(range(10))"),
-        nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\n# 理由: 時刻は実行ごとに違う\nimport time\nprint(time.time_ns())"),
+        nbformat.v4.new_code_cell(
+            "# NBVAL_IGNORE_OUTPUT\n# 理由: 時刻は実行ごとに違う\nimport time\nprint(time.time_ns())"
+        ),
     ]
     path.write_text(nbformat.writes(nb), encoding="utf-8")
     return path

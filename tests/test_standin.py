@@ -33,7 +33,20 @@ SEED_IDS_UNIDIC = {
 }
 SEED_TOKENS_UNIDIC = {
     "明日はマシーンラーニングの勉強をしよう。": [
-        "[CLS]", "明日", "は", "マ", "##シーン", "ラー", "##ニング", "の", "勉強", "を", "しよ", "##う", "。", "[SEP]",
+        "[CLS]",
+        "明日",
+        "は",
+        "マ",
+        "##シーン",
+        "ラー",
+        "##ニング",
+        "の",
+        "勉強",
+        "を",
+        "しよ",
+        "##う",
+        "。",
+        "[SEP]",
     ],
 }
 # Measured with the real vocabulary under ipadic, the model's training dictionary (ARCHITECTURE.md).
@@ -51,9 +64,14 @@ CONVERTED_SHA256 = "58806b2807b96b117d5376f3659ba164ab02b9b943b570700865b2eb0ffb
 # config.json 479 B), and the checkpoint's unused keys as public logs of BertModel.from_pretrained list them.
 HUB_SIZES = {"tokenizer_config.json": 120, "config.json": 479, "vocab.txt": 257703}
 REAL_UNUSED_KEYS = {
-    "cls.predictions.bias", "cls.predictions.decoder.weight", "cls.predictions.transform.dense.weight",
-    "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
-    "cls.predictions.transform.LayerNorm.bias", "cls.seq_relationship.weight", "cls.seq_relationship.bias",
+    "cls.predictions.bias",
+    "cls.predictions.decoder.weight",
+    "cls.predictions.transform.dense.weight",
+    "cls.predictions.transform.dense.bias",
+    "cls.predictions.transform.LayerNorm.weight",
+    "cls.predictions.transform.LayerNorm.bias",
+    "cls.seq_relationship.weight",
+    "cls.seq_relationship.bias",
 }
 
 
@@ -100,14 +118,28 @@ def test_config_has_no_pinned_dictionary_and_autotokenizer_loads(standin: Path) 
     assert cfg["word_tokenizer_type"] == "mecab" and cfg["subword_tokenizer_type"] == "wordpiece"
     tok = AutoTokenizer.from_pretrained(str(standin))
     assert type(tok).__name__ == "BertJapaneseTokenizer"
-    assert (tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id) == (0, 1, 2, 3, 4)
+    assert (tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id) == (
+        0,
+        1,
+        2,
+        3,
+        4,
+    )
     assert len(tok.vocab) == 32000
 
 
 def test_model_has_the_real_architecture(standin: Path) -> None:
     cfg = BertConfig.from_pretrained(str(standin))
-    real = dict(vocab_size=32000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu")
+    real = dict(
+        vocab_size=32000,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        hidden_act="gelu",
+    )
     assert {k: getattr(cfg, k) for k in real} == real
 
 
@@ -134,7 +166,9 @@ def test_bertmodel_prints_the_real_load_report(standin: Path) -> None:
     """The 8 pre-training head keys are reported as UNEXPECTED on stderr, as with the real checkpoint."""
     code = "import sys; from transformers import BertModel; BertModel.from_pretrained(sys.argv[1])"
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    done = subprocess.run([sys.executable, "-c", code, str(standin)], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(standin)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "BertModel LOAD REPORT" in done.stderr
     rows = {line.split("|")[0].strip() for line in done.stderr.splitlines() if "| UNEXPECTED" in line}

@@ -31,8 +31,12 @@ from jbert_helpers.standin import ensure_standin
 from jbert_helpers.textcheck import REASONS, TextReport, check_text
 
 EXPLORE = os.environ.get("JBERT_HYPOTHESIS_EXPLORE") == "1"
-PROPERTY = settings(max_examples=40, deadline=None, derandomize=not EXPLORE,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+PROPERTY = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=not EXPLORE,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +249,7 @@ def test_token_spans_are_offsets_into_the_text(tokenizer):
     assert [t.token for t in report.tokens] == tokenizer.tokenize(text)
     assert [t.id for t in report.tokens] == tokenizer.encode(text, add_special_tokens=False)
     for t in report.tokens:
-        assert text[t.start:t.end] == t.token.removeprefix("##")
+        assert text[t.start : t.end] == t.token.removeprefix("##")
     assert [(t.start, t.end) for t in report.tokens[2:5]] == [(3, 4), (4, 7), (7, 9)]  # マ ##シーン ##ラー
 
 
@@ -254,7 +258,12 @@ def test_token_spans_after_nfkc_changed_the_length(tokenizer):
     text = "ｶﾞｲﾄﾞは𠮷野家"
     report = check_text(tokenizer, text)
     assert [(t.token, t.start, t.end) for t in report.tokens] == [
-        ("ガイド", 0, 5), ("は", 5, 6), ("[UNK]", 6, 7), ("野", 7, 8), ("##家", 8, 9)]
+        ("ガイド", 0, 5),
+        ("は", 5, 6),
+        ("[UNK]", 6, 7),
+        ("野", 7, 8),
+        ("##家", 8, 9),
+    ]
     assert spans(report) == [(0, 5, "ｶﾞｲﾄﾞ", "normalized"), (6, 7, "𠮷", "unk")]
 
 
@@ -290,7 +299,13 @@ def test_a_batch_of_two_rows_is_refused(tokenizer):
 
 @pytest.mark.parametrize(
     "bad",
-    [{"attention_mask": [1, 1]}, {"input_ids": torch.tensor([2.0, 3.0])}, {"input_ids": []}, "2 3", {"input_ids": [2, "x", 3]}],
+    [
+        {"attention_mask": [1, 1]},
+        {"input_ids": torch.tensor([2.0, 3.0])},
+        {"input_ids": []},
+        "2 3",
+        {"input_ids": [2, "x", 3]},
+    ],
 )
 def test_broken_encodings_are_refused(tokenizer, bad):
     with pytest.raises(TextCheckError):
@@ -336,9 +351,14 @@ def _safe_characters(vocab) -> list[str]:
     and as a continuation (##), unchanged by NFKC, not whitespace, not combining, and no bracket
     (so no special-token string can appear)."""
     return sorted(
-        c for c in vocab
-        if len(c) == 1 and "##" + c in vocab and unicodedata.normalize("NFKC", c) == c
-        and not c.isspace() and unicodedata.combining(c) == 0 and c not in "[]"
+        c
+        for c in vocab
+        if len(c) == 1
+        and "##" + c in vocab
+        and unicodedata.normalize("NFKC", c) == c
+        and not c.isspace()
+        and unicodedata.combining(c) == 0
+        and c not in "[]"
         and not unicodedata.category(c).startswith("C")
     )
 
@@ -363,7 +383,7 @@ def test_in_vocabulary_text_has_an_empty_report(tokenizer, safe, data):
     # the independent fact: the tokens spell the text exactly (nothing lost, nothing changed)
     assert "".join(t.removeprefix("##") for t in tokenizer.tokenize(text)) == text
     assert report.ok, str(report)
-    assert "".join(text[t.start:t.end] for t in report.tokens) == text
+    assert "".join(text[t.start : t.end] for t in report.tokens) == text
 
 
 @PROPERTY
@@ -388,7 +408,7 @@ def test_an_unknown_character_is_reported_at_its_position(tokenizer, safe, data,
     report = check_text(tokenizer, mixed)
     (finding,) = report.findings  # MeCab may glue neighbours to it: then its whole word is [UNK]
     assert finding.reason == "unk" and finding.start <= i < finding.end
-    assert finding.original == mixed[finding.start:finding.end]
+    assert finding.original == mixed[finding.start : finding.end]
 
 
 @PROPERTY
@@ -409,8 +429,28 @@ def test_truncation_is_reported_from_the_first_cut_token(tokenizer, safe, data):
 
 MIXED = st.lists(
     st.one_of(
-        st.sampled_from(["明日", "晴れ", "ｶﾀｶﾅ", "１２", "🍣", "𠮷", "\u200b", "\x00", "[SEP]", "[CLS]", " ", "\n",
-                         "髙橋", "㍿", "ｶﾞ", "cafe\u0301", "。", "abc"]),
+        st.sampled_from(
+            [
+                "明日",
+                "晴れ",
+                "ｶﾀｶﾅ",
+                "１２",
+                "🍣",
+                "𠮷",
+                "\u200b",
+                "\x00",
+                "[SEP]",
+                "[CLS]",
+                " ",
+                "\n",
+                "髙橋",
+                "㍿",
+                "ｶﾞ",
+                "cafe\u0301",
+                "。",
+                "abc",
+            ]
+        ),
         st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=3),
     ),
     max_size=10,
@@ -422,11 +462,11 @@ MIXED = st.lists(
 def test_every_character_is_either_in_a_kept_token_or_reported(tokenizer, text, max_length):
     enc = tokenizer(text, max_length=max_length, truncation=True)
     report = check_text(tokenizer, text, enc)
-    assert [t.id for t in report.tokens[:report.kept]] == enc["input_ids"][1:-1]
+    assert [t.id for t in report.tokens[: report.kept]] == enc["input_ids"][1:-1]
     reported = [p for p, _, _ in report.characters()]
     assert reported == sorted(set(reported))  # findings in order, never overlapping
-    covered = {p for t in report.tokens[:report.kept] for p in range(t.start, t.end)}
+    covered = {p for t in report.tokens[: report.kept] for p in range(t.start, t.end)}
     for p, ch in enumerate(text):
         assert p in covered or p in reported or ch.isspace(), (p, ch, str(report))
     for f in report.findings:
-        assert f.original == text[f.start:f.end] and f.reason in REASONS
+        assert f.original == text[f.start : f.end] and f.reason in REASONS

@@ -74,7 +74,10 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     if missing:
         raise RefreshError(f"ノートブックがありません: {', '.join(missing)}")
     revision = model_revision(label)
-    print(f"[jbert] refresh: model {label}" + (f" ({revision})" if revision else "") + f", {len(paths)} notebook(s)", flush=True)
+    print(
+        f"[jbert] refresh: model {label}" + (f" ({revision})" if revision else "") + f", {len(paths)} notebook(s)",
+        flush=True,
+    )
     refresh(paths, label)
     return 0
 
@@ -99,11 +102,18 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     if why:
         from ..errors import ModelResolutionError
 
-        raise ModelResolutionError(f"--model {label} をここでは読み込めません ({why})。--model standin にしてください。")
+        raise ModelResolutionError(
+            f"--model {label} をここでは読み込めません ({why})。--model standin にしてください。"
+        )
     limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb)
     progress = functools.partial(print, file=sys.stderr, flush=True)
-    book = grade(Path(args.submissions), lessons_dir=Path(args.lessons or notebooks_dir()), model=label,
-                 limits=limits, log=progress)
+    book = grade(
+        Path(args.submissions),
+        lessons_dir=Path(args.lessons or notebooks_dir()),
+        model=label,
+        limits=limits,
+        log=progress,
+    )
     csv_path, md_path = write_gradebook(book, Path(args.out))
     print(book.to_table())
     print(f"\n[jbert] grade: {csv_path}, {md_path}", flush=True)

@@ -126,13 +126,24 @@ def check_versions() -> list[Check]:
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            rows.append(Check(name, "fail", "インストールされていません", f"pip install -r requirements.txt  (または pip install {name})"))
+            rows.append(
+                Check(
+                    name,
+                    "fail",
+                    "インストールされていません",
+                    f"pip install -r requirements.txt  (または pip install {name})",
+                )
+            )
             continue
         pin = pins.get(canonicalize_name(name))
         if pin and pin != version.split("+")[0]:
             rows.append(
-                Check(name, "warn", f"{version} (requirements.txt は {pin}: 保存済みの出力と違うことがあります)",
-                      "pip install -r requirements.txt")
+                Check(
+                    name,
+                    "warn",
+                    f"{version} (requirements.txt は {pin}: 保存済みの出力と違うことがあります)",
+                    "pip install -r requirements.txt",
+                )
             )
         else:
             rows.append(Check(name, "ok", version))
@@ -165,7 +176,9 @@ def check_device() -> Check:
     except JbertError as e:
         return Check("デバイス", "fail", str(e).splitlines()[0], "unset JBERT_DEVICE  (または export JBERT_DEVICE=cpu)")
     except Exception as e:  # noqa: BLE001 (torch itself broken)
-        return Check("デバイス", "fail", f"torch が使えません ({type(e).__name__}: {e})", "pip install -r requirements.txt")
+        return Check(
+            "デバイス", "fail", f"torch が使えません ({type(e).__name__}: {e})", "pip install -r requirements.txt"
+        )
     return Check("デバイス", "ok", f"{choice.device} ({choice.reason})")
 
 
@@ -175,7 +188,9 @@ def check_hub_cache(repo_id: str = hubcache.HUB_MODEL_ID) -> Check:
     missing = hubcache.hub_cache_missing(repo_id)
     if not missing:
         snap = hubcache.hub_snapshot_dir(repo_id)
-        return Check("Hub キャッシュ", "ok", f"{where}: 本物のモデルは揃っています (revision {snap.name[:12] if snap else '?'})")
+        return Check(
+            "Hub キャッシュ", "ok", f"{where}: 本物のモデルは揃っています (revision {snap.name[:12] if snap else '?'})"
+        )
     if len(missing) == len(hubcache.CONFIG_FILES) + 1 and not hubcache.repo_folder(repo_id, where).exists():
         return Check("Hub キャッシュ", "info", f"{where}: 本物のモデルはありません (代役で学べます)")
     return Check(
@@ -225,7 +240,11 @@ def check_standin(model_kind: str | None) -> Check:
     writable = _writable(root)
     status: Status = "fail" if model_kind in (None, "standin") or not writable else "info"
     detail = f"{root}: 代役はまだありません ({problem})" + ("" if writable else "; 書き込めません")
-    fix = "jbert prefetch --standin" if writable else "export JBERT_CACHE_DIR=$HOME/.cache/jbert  (書き込める場所) のあと jbert prefetch --standin"
+    fix = (
+        "jbert prefetch --standin"
+        if writable
+        else "export JBERT_CACHE_DIR=$HOME/.cache/jbert  (書き込める場所) のあと jbert prefetch --standin"
+    )
     return Check("代役キャッシュ", status, detail, fix)
 
 
@@ -293,5 +312,7 @@ def format_table(report: Report) -> str:
     if report.ok:
         lines.append("→ レッスンはこの環境で動きます。 / The lessons can run here.")
     else:
-        lines.append("→ このままではレッスンが動きません。上の直し方を実行してください。 / The lessons cannot run here yet.")
+        lines.append(
+            "→ このままではレッスンが動きません。上の直し方を実行してください。 / The lessons cannot run here yet."
+        )
     return "\n".join(lines)

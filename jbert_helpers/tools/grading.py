@@ -87,8 +87,19 @@ STATUS_SYMBOL: dict[str, str] = {
 #: A closed port: every proxy variable of the kernel points here, so a request fails at once.
 NO_NETWORK_PROXY = "http://127.0.0.1:9"
 #: Environment variables passed from the grader to a student's kernel (paths only, no secrets).
-PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HF_HOME", "HF_HUB_CACHE", "JBERT_CACHE_DIR",
-              "XDG_CACHE_HOME", "VIRTUAL_ENV")
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TMPDIR",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "JBERT_CACHE_DIR",
+    "XDG_CACHE_HOME",
+    "VIRTUAL_ENV",
+)
 MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
 #: The largest Jupyter message a worker reads from a kernel (a bigger print is dropped unread).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -220,7 +231,9 @@ def load_lessons(lessons_dir: Path) -> dict[str, Lesson]:
             code = frozenset(c.source for c in nb.cells if c.cell_type == "code" and c.source.strip())
             lessons[path.stem] = Lesson(path.stem, path, lesson_title(nb), exercises, code)
     if not lessons:
-        raise GradingError(f"{lessons_dir} に演習のあるレッスンがありません / no lessons with exercises in {lessons_dir}")
+        raise GradingError(
+            f"{lessons_dir} に演習のあるレッスンがありません / no lessons with exercises in {lessons_dir}"
+        )
     return lessons
 
 
@@ -340,7 +353,9 @@ def _run_worker(spec: dict[str, Any]) -> None:
         for index, numbers in by_cell.items():
             nb.cells[index].source = _rewrite_checks(nb.cells[index].source, numbers)
         nb.cells.insert(0, nbformat.v4.new_code_cell(_RECORDER))
-        probes = {len(nb.cells): [dict(p, name=str(p["exercise"]), namespace="__jbert_expected__") for p in spec["probes"]]}
+        probes = {
+            len(nb.cells): [dict(p, name=str(p["exercise"]), namespace="__jbert_expected__") for p in spec["probes"]]
+        }
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
@@ -380,12 +395,22 @@ def _run_worker(spec: dict[str, Any]) -> None:
         km.transport = "ipc"
         km.ip = spec["ipc"]
     client = _Client(
-        nb, km=km, timeout=spec["cell_timeout"], startup_timeout=spec["startup_timeout"], allow_errors=True,
-        interrupt_on_timeout=True, record_timing=False, iopub_timeout=10, shutdown_kernel="immediate",
-        error_on_timeout={"ename": "CellTimeoutError",
-                          "evalue": f"{spec['cell_timeout']} 秒で終わらなかったので止めました / cell timed out",
-                          "traceback": []},
-        resources={"metadata": {"path": spec["cwd"]}}, on_cell_executed=on_executed,
+        nb,
+        km=km,
+        timeout=spec["cell_timeout"],
+        startup_timeout=spec["startup_timeout"],
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        record_timing=False,
+        iopub_timeout=10,
+        shutdown_kernel="immediate",
+        error_on_timeout={
+            "ename": "CellTimeoutError",
+            "evalue": f"{spec['cell_timeout']} 秒で終わらなかったので止めました / cell timed out",
+            "traceback": [],
+        },
+        resources={"metadata": {"path": spec["cwd"]}},
+        on_cell_executed=on_executed,
     )
     deadline = time.monotonic() + spec["notebook_timeout"] + spec["startup_timeout"]  # reset once started
 
@@ -483,16 +508,31 @@ class _Runner:
         self.ipc = network_namespace_available()
         kernel_dir = root / "jupyter" / "kernels" / "jbert-grade"
         kernel_dir.mkdir(parents=True)
-        argv = [sys.executable, "-m", "jbert_helpers.tools.sandbox", "--memory-mb", str(limits.memory_mb),
-                "--file-mb", str(limits.file_mb), "-f", "{connection_file}"]
+        argv = [
+            sys.executable,
+            "-m",
+            "jbert_helpers.tools.sandbox",
+            "--memory-mb",
+            str(limits.memory_mb),
+            "--file-mb",
+            str(limits.file_mb),
+            "-f",
+            "{connection_file}",
+        ]
         if self.ipc:
             argv = [shutil.which("unshare") or "unshare", "-rn", "--", *argv]
-        spec = {"argv": argv, "display_name": "jbert grading sandbox", "language": "python",
-                "interrupt_mode": "signal", "env": _kernel_env(model)}
+        spec = {
+            "argv": argv,
+            "display_name": "jbert grading sandbox",
+            "language": "python",
+            "interrupt_mode": "signal",
+            "env": _kernel_env(model),
+        }
         (kernel_dir / "kernel.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
 
-    def run(self, notebook: Path, mode: str, probes: list[dict[str, Any]], *,
-            cell_timeout: int, notebook_timeout: int) -> dict[str, Any]:
+    def run(
+        self, notebook: Path, mode: str, probes: list[dict[str, Any]], *, cell_timeout: int, notebook_timeout: int
+    ) -> dict[str, Any]:
         """Run ``notebook`` in a new worker; the result, or ``stopped`` saying why it was cut short."""
         self.count += 1
         n = self.count
@@ -506,8 +546,14 @@ class _Runner:
         shutil.copyfile(notebook, src)
         result_path = private / "result.json"
         spec = {
-            "mode": mode, "notebook": str(src), "cwd": str(work), "result": str(result_path), "probes": probes,
-            "kernel_name": "jbert-grade", "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
+            "mode": mode,
+            "notebook": str(src),
+            "cwd": str(work),
+            "result": str(result_path),
+            "probes": probes,
+            "kernel_name": "jbert-grade",
+            "cell_timeout": cell_timeout,
+            "notebook_timeout": notebook_timeout,
             "startup_timeout": self.limits.startup_timeout,
             "ipc": str(private / "kernel") if self.ipc else None,
         }
@@ -519,9 +565,15 @@ class _Runner:
         env["PYTHONPATH"] = str(CHECKOUT)
         hard_limit = notebook_timeout + self.limits.startup_timeout + 30
         with open(private / "worker.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "jbert_helpers.tools.grading", "--worker", str(spec_path)],
-                                    cwd=private, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jbert_helpers.tools.grading", "--worker", str(spec_path)],
+                cwd=private,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
             killed = False
             try:
                 proc.wait(timeout=hard_limit)
@@ -560,8 +612,10 @@ _STOP_REASON = {
 
 
 def _expected_values(runner: _Runner, lesson: Lesson) -> dict[int, Any]:
-    probes = [{"exercise": e.number, "variable": e.variable, "check_cell": e.check_cell, "before_cell": -1}
-              for e in lesson.exercises]
+    probes = [
+        {"exercise": e.number, "variable": e.variable, "check_cell": e.check_cell, "before_cell": -1}
+        for e in lesson.exercises
+    ]
     result = runner.run(lesson.path, "expected", probes, cell_timeout=600, notebook_timeout=1800)
     stopped = result.get("stopped")
     if stopped:
@@ -575,7 +629,9 @@ def _expected_values(runner: _Runner, lesson: Lesson) -> dict[int, Any]:
     for e in lesson.exercises:
         wired = result["answers"].get(str(e.number), {})
         if wired.get("kind") != "value":
-            raise GradingError(f"{lesson.path.name} 演習 {e.number}: 正解の値を読めません ({wired}) / expected value unreadable")
+            raise GradingError(
+                f"{lesson.path.name} 演習 {e.number}: 正解の値を読めません ({wired}) / expected value unreadable"
+            )
         values[e.number] = ast.literal_eval(wired["repr"])
     return values
 
@@ -585,8 +641,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-def _judge(e: Exercise, sub_ex: Exercise | None, answer_cell: int | None, result: dict[str, Any], expected: Any,
-           timeout: int) -> tuple[str, str]:
+def _judge(
+    e: Exercise, sub_ex: Exercise | None, answer_cell: int | None, result: dict[str, Any], expected: Any, timeout: int
+) -> tuple[str, str]:
     """(status, reason) of lesson exercise ``e`` from a worker's result.
 
     ``answer_cell`` is the submission's answer cell; an error there makes the exercise an error.
@@ -610,7 +667,10 @@ def _judge(e: Exercise, sub_ex: Exercise | None, answer_cell: int | None, result
         why = f" (セル {max(earlier)}: {errors[str(max(earlier))]})" if earlier else ""
         return "error", f"変数 {e.variable} がありません / {e.variable} is not defined{why}"
     if kind == "unsupported":
-        return "error", f"答えの型 {answer.get('type')} は採点できません (数・文字列・リスト・タプル・真偽値で) / unsupported type"
+        return (
+            "error",
+            f"答えの型 {answer.get('type')} は採点できません (数・文字列・リスト・タプル・真偽値で) / unsupported type",
+        )
     if kind == "too_large":
         return "error", "答えが大きすぎます / answer too large"
     if kind != "value":
@@ -644,8 +704,16 @@ def _answer_cell(nb: Any, lesson_ex: Exercise, sub_ex: Exercise) -> int | None:
     return None
 
 
-def _grade_file(runner: _Runner, student: str, rel: str, path: Path, lesson: Lesson, lessons: dict[str, Lesson],
-                expected: Callable[[Lesson], dict[int, Any]], limits: Limits) -> list[Grade]:
+def _grade_file(
+    runner: _Runner,
+    student: str,
+    rel: str,
+    path: Path,
+    lesson: Lesson,
+    lessons: dict[str, Lesson],
+    expected: Callable[[Lesson], dict[int, Any]],
+    limits: Limits,
+) -> list[Grade]:
     import nbformat
 
     def rows(status: str, reason: str) -> list[Grade]:
@@ -669,7 +737,9 @@ def _grade_file(runner: _Runner, student: str, rel: str, path: Path, lesson: Les
         actual = best if overlap[best] else None
     if actual != lesson.stem:
         said = f"中身は {actual} です" if actual else "中身がどのレッスンとも合いません"
-        return rows("error", f"ファイル名は {lesson.stem} ですが{said} / the file is a different lesson than its name says")
+        return rows(
+            "error", f"ファイル名は {lesson.stem} ですが{said} / the file is a different lesson than its name says"
+        )
     sub = find_exercises(nb)
     by_id = {s.check_cell_id: s for s in sub if s.check_cell_id}
     matched: dict[int, Exercise | None] = {}
@@ -687,10 +757,14 @@ def _grade_file(runner: _Runner, student: str, rel: str, path: Path, lesson: Les
     staged.mkdir(parents=True)
     target = staged / path.name
     target.write_text(nbformat.writes(nb), encoding="utf-8")
-    probes = [{"exercise": n, "variable": s.variable, "before_cell": s.check_cell}
-              for n, s in matched.items() if s is not None]
-    result = runner.run(target, "submission", probes, cell_timeout=limits.cell_timeout,
-                        notebook_timeout=limits.notebook_timeout)
+    probes = [
+        {"exercise": n, "variable": s.variable, "before_cell": s.check_cell}
+        for n, s in matched.items()
+        if s is not None
+    ]
+    result = runner.run(
+        target, "submission", probes, cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout
+    )
     values = expected(lesson)
     out = []
     for e in lesson.exercises:
@@ -701,8 +775,14 @@ def _grade_file(runner: _Runner, student: str, rel: str, path: Path, lesson: Les
     return out
 
 
-def grade(submissions: Path, *, lessons_dir: Path, model: str, limits: Limits = Limits(),
-          log: Callable[[str], None] | None = None) -> Gradebook:
+def grade(
+    submissions: Path,
+    *,
+    lessons_dir: Path,
+    model: str,
+    limits: Limits = Limits(),
+    log: Callable[[str], None] | None = None,
+) -> Gradebook:
     """Grade every ``SUBMISSIONS/<student>/*.ipynb`` against the lessons in ``lessons_dir``.
 
     Every file gets rows with a reason; a file that cannot be graded never stops the others.
@@ -716,7 +796,9 @@ def grade(submissions: Path, *, lessons_dir: Path, model: str, limits: Limits = 
     no_exercises = {p.name for p in Path(lessons_dir).glob("*.ipynb")} - {les.path.name for les in lessons.values()}
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not students:
-        raise GradingError(f"{submissions} に生徒のフォルダがありません (提出フォルダ/生徒名/レッスン.ipynb) / no student folders")
+        raise GradingError(
+            f"{submissions} に生徒のフォルダがありません (提出フォルダ/生徒名/レッスン.ipynb) / no student folders"
+        )
     say = log or (lambda _: None)
     grades: list[Grade] = []
     cache: dict[str, dict[int, Any]] = {}
@@ -732,8 +814,11 @@ def grade(submissions: Path, *, lessons_dir: Path, model: str, limits: Limits = 
         submitted: dict[str, set[str]] = {}
         for student_dir in students:
             student = student_dir.name
-            files = sorted(p for p in student_dir.rglob("*.ipynb")
-                           if ".ipynb_checkpoints" not in p.relative_to(student_dir).parts and p.is_file())
+            files = sorted(
+                p
+                for p in student_dir.rglob("*.ipynb")
+                if ".ipynb_checkpoints" not in p.relative_to(student_dir).parts and p.is_file()
+            )
             chosen: dict[str, Path] = {}
             for path in files:  # an exactly named file wins over "04-07 (1).ipynb"
                 stem = named_lesson(path.name, lessons)
@@ -745,12 +830,30 @@ def grade(submissions: Path, *, lessons_dir: Path, model: str, limits: Limits = 
                 if stem is None and path.name in no_exercises:
                     continue
                 if stem is None:
-                    grades.append(Grade(student, path.stem, 0, "", "error",
-                                        "ファイル名からレッスンが分かりません (例: 04-07_encode_decode.ipynb) / unknown lesson", rel))
+                    grades.append(
+                        Grade(
+                            student,
+                            path.stem,
+                            0,
+                            "",
+                            "error",
+                            "ファイル名からレッスンが分かりません (例: 04-07_encode_decode.ipynb) / unknown lesson",
+                            rel,
+                        )
+                    )
                     continue
                 if chosen[stem] != path:
-                    grades.append(Grade(student, stem, 0, "", "error",
-                                        f"同じレッスンの {chosen[stem].name} を採点しました / duplicate, not graded", rel))
+                    grades.append(
+                        Grade(
+                            student,
+                            stem,
+                            0,
+                            "",
+                            "error",
+                            f"同じレッスンの {chosen[stem].name} を採点しました / duplicate, not graded",
+                            rel,
+                        )
+                    )
                     continue
                 if stem not in cache:
                     expected(lessons[stem])
@@ -761,8 +864,10 @@ def grade(submissions: Path, *, lessons_dir: Path, model: str, limits: Limits = 
         for student_dir in students:
             for stem in graded_lessons:
                 if stem not in submitted.get(student_dir.name, set()):
-                    grades += [Grade(student_dir.name, stem, e.number, e.what, "not_submitted", "未提出 / not submitted")
-                               for e in lessons[stem].exercises]
+                    grades += [
+                        Grade(student_dir.name, stem, e.number, e.what, "not_submitted", "未提出 / not submitted")
+                        for e in lessons[stem].exercises
+                    ]
     grades.sort(key=lambda g: (g.student, g.lesson, g.exercise, g.file))
     return Gradebook(grades)
 

@@ -68,7 +68,6 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _LFS_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".ckpt")
 
 
-
 @dataclass(frozen=True)
 class ImportResult:
     """Where an imported (or downloaded) model now lives in the hub cache."""
@@ -276,7 +275,9 @@ def _umask() -> int:
     return mask
 
 
-def _install(files: dict[str, Path], repo_id: str, revision: str, cache_dir: Path, work: Path, digests: dict[str, str]) -> Path:
+def _install(
+    files: dict[str, Path], repo_id: str, revision: str, cache_dir: Path, work: Path, digests: dict[str, str]
+) -> Path:
     """Write ``files`` (name → source) into the hub cache layout; return the snapshot path."""
     repo_dir = repo_folder(repo_id, cache_dir)
     blobs = repo_dir / "blobs"
@@ -338,9 +339,7 @@ def import_model(
     if not src.exists():
         raise PrefetchError(f"{src} がありません。コピーしたフォルダかアーカイブのパスを指定してください。")
     if not (src.is_dir() or _is_archive(src)):
-        raise PrefetchError(
-            f"{src} はフォルダでも対応するアーカイブ ({', '.join(ARCHIVE_SUFFIXES)}) でもありません。"
-        )
+        raise PrefetchError(f"{src} はフォルダでも対応するアーカイブ ({', '.join(ARCHIVE_SUFFIXES)}) でもありません。")
     cache = Path(cache_dir) if cache_dir is not None else hub_cache_dir()
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -373,7 +372,9 @@ def import_model(
         rev = revision or found.revision or content_revision(check_dir, tuple(found.files), digests)
         snapshot = _install(found.files, repo_id, rev, cache, work, digests)
     except OSError as e:
-        raise PrefetchError(f"取り込みに失敗しました ({e})。ディスクの空き (約 450 MB) と書き込み権限を確かめてください。") from e
+        raise PrefetchError(
+            f"取り込みに失敗しました ({e})。ディスクの空き (約 450 MB) と書き込み権限を確かめてください。"
+        ) from e
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ImportResult(repo_id, rev, snapshot, tuple(found.files))

@@ -30,7 +30,6 @@ NOTEBOOK_ENV: dict[str, str] = {
 }
 
 
-
 IGNORE_MARKER = "NBVAL_IGNORE_OUTPUT"
 
 
@@ -119,15 +118,21 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
             cell.execution_count = None
             cell.metadata.pop("execution", None)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False, extra_arguments=["--InteractiveShell.xmode=Minimal"],
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+        extra_arguments=["--InteractiveShell.xmode=Minimal"],
         coalesce_streams=True,  # one output per stream, as nbval compares them: the same bytes on every run
     )
     try:
         # cells tagged raises-exception may raise; any other error stops here
         client.execute(env=dict(os.environ, **NOTEBOOK_ENV, JBERT_MODEL=model_label))
     except CellExecutionError as e:
-        failed = [i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        failed = [
+            i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+        ]
         where = f"cell {failed[-1]}" if failed else "a cell"
         raise RefreshError(
             f"{path.name}: {where} raised {e.ename}: {e.evalue}\n"

@@ -38,15 +38,23 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM = os.environ.get("JBERT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 NOTEBOOKS = os.environ.get("JBERT_BROWSER_NOTEBOOKS", "04-13_tensors_and_invariants.ipynb").split(",")
 RUN_TIMEOUT = 600  # seconds for all cells of one lesson
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 if not Path(CHROMIUM).is_file():
-    pytest.fail(f"{CHROMIUM} がありません: make browser-test (apt-get install chromium) で入れてください", pytrace=False)
+    pytest.fail(
+        f"{CHROMIUM} がありません: make browser-test (apt-get install chromium) で入れてください", pytrace=False
+    )
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make browser-test)")
 
 
@@ -73,15 +81,28 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
     # outputs came from (metadata.jbert.model), as under nbval.
     labels = {recorded_model(ROOT / "notebooks" / n) or "standin" for n in NOTEBOOKS}
     assert len(labels) == 1, f"run notebooks recorded with different models separately: {labels}"
-    env = dict(os.environ, **NOTEBOOK_ENV, JUPYTER_CONFIG_DIR=str(served.parent / "config"),
-               JBERT_MODEL=labels.pop())
+    env = dict(os.environ, **NOTEBOOK_ENV, JUPYTER_CONFIG_DIR=str(served.parent / "config"), JBERT_MODEL=labels.pop())
     log = (served.parent / "lab.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
-         f"--LabApp.user_settings_dir={served.parent / 'user-settings'}",
-         f"--LabApp.workspaces_dir={served.parent / 'workspaces'}", "--ServerApp.open_browser=False", *(["--allow-root"] if os.geteuid() == 0 else [])],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={served}",
+            f"--LabApp.user_settings_dir={served.parent / 'user-settings'}",
+            f"--LabApp.workspaces_dir={served.parent / 'workspaces'}",
+            "--ServerApp.open_browser=False",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -137,7 +158,10 @@ def test_lesson_runs_in_jupyterlab(lab: tuple[str, str, Path], browser, name: st
                 """() => [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator')]
                     .some(e => e.getAttribute('data-status') === 'idle')
                     && [...document.querySelectorAll('.jp-KernelName, .jp-Toolbar-kernelName')]
-                    .some(e => e.textContent.includes('jbert'))""", timeout=120_000, polling=250)
+                    .some(e => e.textContent.includes('jbert'))""",
+                timeout=120_000,
+                polling=250,
+            )
         except playwright_sync.TimeoutError:
             page.screenshot(path=str(served.parent / "not-ready.png"))
             dialog = page.text_content(".jp-Dialog") if page.query_selector(".jp-Dialog") else ""
@@ -147,7 +171,9 @@ def test_lesson_runs_in_jupyterlab(lab: tuple[str, str, Path], browser, name: st
         page.click(".lm-Menu-itemLabel:text-is('Clear Outputs of All Cells')")
         page.wait_for_function(
             "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
-            ".every(p => !/\\d/.test(p.textContent))", timeout=30_000)
+            ".every(p => !/\\d/.test(p.textContent))",
+            timeout=30_000,
+        )
         page.click(".lm-MenuBar-itemLabel:text-is('Run')")
         page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
         # every code cell gets a number, none is [*], and the kernel is idle again
@@ -158,20 +184,26 @@ def test_lesson_runs_in_jupyterlab(lab: tuple[str, str, Path], browser, name: st
                 const idle = [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator')]
                     .some(e => e.getAttribute('data-status') === 'idle');
                 return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t)) && idle;
-            }""", arg=n_code, timeout=RUN_TIMEOUT * 1000, polling=500)
+            }""",
+            arg=n_code,
+            timeout=RUN_TIMEOUT * 1000,
+            polling=500,
+        )
         cells = page.eval_on_selector_all(
             ".jp-CodeCell",
             """cells => cells.map(c => ({
                 prompt: c.querySelector('.jp-InputArea-prompt').textContent.trim(),
                 error: [...c.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
                     .map(o => o.textContent).filter(t => /Error|Exception|Traceback/.test(t)).join('\\n'),
-            }))""")
+            }))""",
+        )
         title = page.text_content(".jp-NotebookPanel .jp-MarkdownCell h1") or ""
         # full page: the notebook scrolls inside the lab's panel, so grow the window to its height
         height = page.evaluate(
             """() => { const outer = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
                        outer.scrollTop = 0;
-                       return outer.scrollHeight + outer.getBoundingClientRect().top + 60; }""")
+                       return outer.scrollHeight + outer.getBoundingClientRect().top + 60; }"""
+        )
         page.set_viewport_size({"width": 1280, "height": min(int(height), 30000)})
         page.wait_for_timeout(1000)
         page.evaluate("() => { document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer').scrollTop = 0; }")
@@ -186,7 +218,9 @@ def test_lesson_runs_in_jupyterlab(lab: tuple[str, str, Path], browser, name: st
     assert [c["prompt"] for c in cells] == [f"[{i}]:" for i in range(1, n_code + 1)], "Run All stopped early"
     expected = expected_errors(stored)
     shown = {i: c["error"] for i, c in enumerate(cells) if c["error"]}
-    assert set(shown) == set(expected), f"unexpected errors: { {i: e[-300:] for i, e in shown.items() if i not in expected} }"
+    assert set(shown) == set(expected), (
+        f"unexpected errors: { {i: e[-300:] for i, e in shown.items() if i not in expected} }"
+    )
     for i, ename in expected.items():
         assert ename in shown[i], (i, ename, shown[i][-300:])
     assert JAPANESE.search(title), title
