@@ -299,6 +299,27 @@ def _effective_lengths(*, tokenizer: Any) -> list[int]:
     return [sum(row) for row in batch["attention_mask"]]
 
 
+@_exercise("04-13a-1", "dropped の開始位置", "NUL 文字の位置を 0 から数えます (全角数字も 1 文字です)", "tokenizer")
+def _nul_start(*, tokenizer: Any) -> int:
+    from .textcheck import check_text
+
+    report = check_text(tokenizer, "価格は１００円です\x00(税込)")
+    return next(f.start for f in report.findings if f.reason == "dropped")
+
+
+@_exercise(
+    "04-13a-2",
+    "報告される理由",
+    "まず tokenizer.tokenize で 6 トークンを見て、max_length=5 で残るのは先頭の 3 トークンです",
+    "tokenizer",
+)
+def _reasons_after_truncation(*, tokenizer: Any) -> list[str]:
+    from .textcheck import check_text
+
+    text = "𠮷野家で牛丼"
+    return check_text(tokenizer, text, tokenizer(text, max_length=5, truncation=True)).reasons()
+
+
 @_exercise("04-14-1", "float16 での大きさ (MB)", "パラメータ数 × 2 バイト ÷ 10**6", "bert")
 def _float16_mb(*, bert: Any) -> float:
     return round(sum(p.numel() for p in bert.parameters()) * 2 / 1e6, 1)

@@ -42,8 +42,10 @@ def repo_folder(repo_id: str, cache_dir: Path | None = None) -> Path:
     >>> repo_folder("tohoku-nlp/bert-base-japanese-whole-word-masking", Path("/c")).as_posix()
     '/c/models--tohoku-nlp--bert-base-japanese-whole-word-masking'
     """
+    from huggingface_hub.file_download import repo_folder_name
+
     base = cache_dir if cache_dir is not None else hub_cache_dir()
-    return base / ("models--" + repo_id.replace("/", "--"))
+    return base / repo_folder_name(repo_id=repo_id, repo_type="model")
 
 
 def folder_missing(folder: Path) -> list[str]:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import importlib.metadata
 
 #: Packages whose versions are recorded in ``metadata.jbert.versions``.
-RECORDED_PACKAGES = ("torch", "transformers", "tokenizers", "fugashi", "ipadic", "unidic-lite", "numpy")
+RECORDED_PACKAGES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "huggingface_hub",
+    "fugashi",
+    "ipadic",
+    "unidic-lite",
+    "numpy",
+)
 
 
 def versions() -> dict[str, str]:

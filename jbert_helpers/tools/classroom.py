@@ -68,25 +68,36 @@ def _parse(source: str) -> ast.Module | None:
 
 
 def check_calls(source: str) -> list[ast.Call]:
-    """The ``check(<variable>, …)`` calls in a cell's source (none when it does not parse).
+    """The check calls in a cell's source (none when it does not parse): ``check(<variable>, EXPECTED, …)``
+    and the lessons' ``check_exercise("<key>", <variable>, …)``.
 
     >>> [ast.unparse(c) for c in check_calls("from jbert_helpers import check\\ncheck(answer, 1)")]
     ['check(answer, 1)']
+    >>> [ast.unparse(c) for c in check_calls("check_exercise('04-07-1', answer, tokenizer=tokenizer)")]
+    ["check_exercise('04-07-1', answer, tokenizer=tokenizer)"]
     >>> check_calls("def check(*a): print('✅')")
     []
     """
     tree = _parse(source)
     if tree is None:
         return []
-    return [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "check"
-        and len(node.args) >= 2
-        and isinstance(node.args[0], ast.Name)
-    ]
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and answer_variable(node) is not None]
+
+
+def answer_variable(call: ast.Call) -> str | None:
+    """The name of the answer variable a check call checks, or None when ``call`` is not a check call."""
+    if not isinstance(call.func, ast.Name) or len(call.args) < 2:
+        return None
+    if call.func.id == "check" and isinstance(call.args[0], ast.Name):
+        return call.args[0].id
+    if (
+        call.func.id == "check_exercise"
+        and isinstance(call.args[0], ast.Constant)
+        and isinstance(call.args[0].value, str)
+        and isinstance(call.args[1], ast.Name)
+    ):
+        return call.args[1].id
+    return None
 
 
 def _assigns(source: str, variable: str) -> bool:
@@ -105,6 +116,11 @@ def _assigns(source: str, variable: str) -> bool:
 
 
 def _what(call: ast.Call, number: int) -> str:
+    if isinstance(call.func, ast.Name) and call.func.id == "check_exercise":
+        from ..exercises import EXERCISES
+
+        key = call.args[0].value  # type: ignore[attr-defined]
+        return EXERCISES[key].what if key in EXERCISES else str(key)
     for kw in call.keywords:
         if kw.arg == "what" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
             return kw.value.value
@@ -118,8 +134,8 @@ def find_exercises(nb: Any) -> list[Exercise]:
         if cell.cell_type != "code":
             continue
         for call in check_calls(cell.source):
-            assert isinstance(call.args[0], ast.Name)
-            variable = call.args[0].id
+            variable = answer_variable(call)
+            assert variable is not None
             answer_cell = None
             for j in range(index - 1, -1, -1):
                 before = nb.cells[j]

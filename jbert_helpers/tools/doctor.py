@@ -33,11 +33,12 @@ from typing import Literal
 
 from .. import hubcache, models
 from ..errors import JbertError
+from ..versions import RECORDED_PACKAGES
 from . import CHECKOUT
 
 Status = Literal["ok", "info", "warn", "fail"]
 #: The libraries whose versions doctor reports (and compares with requirements.txt when present).
-LIBRARIES = ("torch", "transformers", "tokenizers", "huggingface_hub", "fugashi")
+LIBRARIES = tuple(name for name in RECORDED_PACKAGES if name not in ("ipadic", "unidic-lite"))  # dictionaries: own rows
 #: MeCab dictionaries the lessons use: ipadic (the model's training dictionary) and unidic_lite
 #: (transformers' default since 2024, shown beside it). ``(module, pip name)``.
 DICTIONARIES = (("ipadic", "ipadic"), ("unidic_lite", "unidic-lite"))

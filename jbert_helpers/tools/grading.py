@@ -288,10 +288,13 @@ def network_namespace_available() -> bool:
 
 
 def _rewrite_checks(source: str, cell_exercises: list[int]) -> str:
-    """``check(a, EXPECTED, …)`` → ``__jbert_record__(N, a, EXPECTED, …)`` (the expected-values run).
+    """``check(a, EXPECTED, …)`` → ``__jbert_record__(N, a, EXPECTED, …)`` (the expected-values run);
+    ``check_exercise(KEY, a, **objects)`` → ``__jbert_record__(N, a, expected_answer(KEY, **objects))``.
 
     >>> _rewrite_checks("check(answer, len(ids), what='x')", [2])
     "__jbert_record__(2, answer, len(ids), what='x')"
+    >>> _rewrite_checks("check_exercise('04-07-1', answer, tokenizer=tokenizer)", [1])
+    "__jbert_record__(1, answer, __import__('jbert_helpers').expected_answer('04-07-1', tokenizer=tokenizer))"
     """
     calls = sorted(check_calls(source), key=lambda c: (c.lineno, c.col_offset))
     order = {(c.lineno, c.col_offset): n for c, n in zip(calls, cell_exercises, strict=True)}
@@ -300,10 +303,14 @@ def _rewrite_checks(source: str, cell_exercises: list[int]) -> str:
         def visit_Call(self, node: ast.Call) -> Any:
             self.generic_visit(node)
             key = (node.lineno, node.col_offset)
-            if key in order and isinstance(node.func, ast.Name) and node.func.id == "check":
-                recorder = ast.Name("__jbert_record__", ast.Load())
+            if key not in order or not isinstance(node.func, ast.Name):
+                return node
+            recorder = ast.Name("__jbert_record__", ast.Load())
+            if node.func.id == "check":
                 return ast.Call(recorder, [ast.Constant(order[key]), *node.args], node.keywords)
-            return node
+            package = ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("jbert_helpers")], [])
+            expected = ast.Call(ast.Attribute(package, "expected_answer", ast.Load()), [node.args[0]], node.keywords)
+            return ast.Call(recorder, [ast.Constant(order[key]), node.args[1], expected], [])
 
     return ast.unparse(ast.fix_missing_locations(_Rewrite().visit(ast.parse(source))))
 
