@@ -187,10 +187,18 @@ class FakeHub:
         else:
             self._reply(h, 404, {"error": "not served"}, head=head)
 
-    def _resolve(self, h: BaseHTTPRequestHandler, rev: str, name: str, *, head: bool) -> None:
+    def _revision_or_404(
+        self, h: BaseHTTPRequestHandler, rev: str, *, head: bool
+    ) -> tuple[str, dict[str, Path]] | None:
+        """``rev``'s commit and files, or None after answering 404 RevisionNotFound as the Hub does."""
         found = self.revision(rev)
         if found is None:
             self._reply(h, 404, {"error": "Invalid rev id"}, head=head, headers={"X-Error-Code": "RevisionNotFound"})
+        return found
+
+    def _resolve(self, h: BaseHTTPRequestHandler, rev: str, name: str, *, head: bool) -> None:
+        found = self._revision_or_404(h, rev, head=head)
+        if found is None:
             return
         commit, files = found
         if name not in files:
@@ -311,9 +319,8 @@ class FakeHub:
         self._reply(h, 200, entries, head=head)
 
     def _info(self, h: BaseHTTPRequestHandler, rev: str, *, blobs: bool, head: bool) -> None:
-        found = self.revision(rev)
+        found = self._revision_or_404(h, rev, head=head)
         if found is None:
-            self._reply(h, 404, {"error": "Invalid rev id"}, head=head, headers={"X-Error-Code": "RevisionNotFound"})
             return
         commit, files = found
         owner = self.repo_id.split("/")[0]
@@ -344,9 +351,8 @@ class FakeHub:
         )
 
     def _commits(self, h: BaseHTTPRequestHandler, rev: str, *, head: bool) -> None:
-        found = self.revision(rev)
+        found = self._revision_or_404(h, rev, head=head)
         if found is None:
-            self._reply(h, 404, {"error": "Invalid rev id"}, head=head, headers={"X-Error-Code": "RevisionNotFound"})
             return
 
         def entry(commit: str, title: str, author: str, date: str) -> dict[str, object]:
