@@ -275,9 +275,6 @@ def _uniform01(total: int, seed: int, parts: int | None = None) -> np.ndarray:
 def checkpoint_arrays(seed: int = SEED) -> dict[str, np.ndarray]:
     """The stand-in's pre-training checkpoint as NumPy arrays (tied keys share one array).
 
-    >>> HUB_CONFIG["initializer_range"]
-    0.02
-
     Matrices are uniform with standard deviation ``initializer_range`` (0.02), drawn in key order
     from one seeded stream (the ``bert.*`` matrices first, so their values do not depend on the
     heads); LayerNorm weights 1, biases 0, and the ``[PAD]`` row (``padding_idx`` 0) of the word
@@ -286,7 +283,9 @@ def checkpoint_arrays(seed: int = SEED) -> dict[str, np.ndarray]:
     shapes = {k: v for k, v in checkpoint_shapes().items() if k not in TIED}
     names = [k for k, s in shapes.items() if len(s) == 2]
     flat = _uniform01(sum(int(np.prod(shapes[k])) for k in names), seed)
-    half_width = np.float32(0.02 * np.sqrt(3.0))  # initializer_range of HUB_CONFIG
+    std = HUB_CONFIG["initializer_range"]
+    assert isinstance(std, float)
+    half_width = np.float32(std * np.sqrt(3.0))
     flat -= np.float32(0.5)  # U(-a, a) has standard deviation a / sqrt(3)
     flat *= np.float32(2.0) * half_width
     out: dict[str, np.ndarray] = {}

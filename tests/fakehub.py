@@ -201,7 +201,8 @@ class FakeHub:
         if found is None:
             return
         commit, files = found
-        if name not in files:
+        withheld = self.fault == "404" and name in (WEIGHTS_NAME, SAFE_WEIGHTS_NAME)  # the weights' 404 fault
+        if name not in files or withheld:
             self._reply(
                 h,
                 404,
@@ -211,15 +212,6 @@ class FakeHub:
             )
             return
         f = self._files[name]
-        if f.lfs and self.fault == "404" and name in (WEIGHTS_NAME, SAFE_WEIGHTS_NAME):
-            self._reply(
-                h,
-                404,
-                {"error": "Entry not found"},
-                head=head,
-                headers={"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit},
-            )
-            return
         if f.lfs:  # the Hub redirects LFS files to its CDN and names them in X-Linked-* headers
             self._reply(
                 h,
