@@ -9,7 +9,10 @@
 * **stand-in cold**: ``ensure_standin()`` into a fresh temporary ``JBERT_CACHE_DIR``, in a fresh
   process, timed after the imports (goal <= 3 s);
 * **stand-in warm**: ``ensure_standin()`` + ``BertModel.from_pretrained`` + the tokenizer's
-  ``from_pretrained``, in a fresh process with the stand-in built, timed after the imports (goal <= 0.5 s).
+  ``from_pretrained``, in a fresh process with the stand-in built, timed after the imports (goal <= 0.5 s);
+* **lessons** (``--lessons``): each notebook in a fresh kernel on the stand-in, as nbval runs it; the sum
+  of its cells' execution times against the kernel-start-plus-imports time (goal: <= 2 x, so that a full
+  classroom can run any lesson at once).
 
 Usage: ``.venv/bin/python scripts/benchmark.py [--skip-suite] [--json artifacts/benchmark.json]``.
 Timings depend on what else the machine runs: the table prints the load average beside them.
@@ -26,11 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
-GOALS = {"ratio": 1.3, "cold": 3.0, "warm": 0.5}
+GOALS = {"ratio": 1.3, "cold": 3.0, "warm": 0.5, "lesson": 2.0}
 
 KERNEL_FLOOR = """
 import time
@@ -114,11 +118,45 @@ def measure_standin(runs: int) -> tuple[float, list[float]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def lesson_seconds(path: Path) -> float:
+    """Sum of the execution times of ``path``'s cells in a fresh kernel on the stand-in (nbclient's timing)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from jbert_helpers.tools.refresh import NOTEBOOK_ENV
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=900, kernel_name="python3", record_timing=True, allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )  # fmt: skip
+    client.execute(env=dict(os.environ, **NOTEBOOK_ENV, JBERT_MODEL="standin"))
+    total = 0.0
+    for cell in nb.cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start = datetime.fromisoformat(timing["iopub.execute_input"])
+            end = datetime.fromisoformat(timing["shell.execute_reply"])
+            total += (end - start).total_seconds()
+    return total
+
+
+def measure_lessons(per_kernel: float) -> list[tuple[str, float, float]]:
+    """[(notebook, seconds of its cells, ratio to the kernel-start-plus-imports time)] for every lesson."""
+    rows = []
+    for path in sorted((ROOT / "notebooks").glob("04-*.ipynb")):
+        seconds = lesson_seconds(path)
+        rows.append((path.name, seconds, seconds / per_kernel))
+        print(f"  {path.name:<42} {seconds:6.1f} s  {seconds / per_kernel:5.2f} x", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-suite", action="store_true", help="do not run the full pytest suite")
     parser.add_argument("--floor-runs", type=int, default=3, help="kernels started to measure the floor (median)")
     parser.add_argument("--warm-runs", type=int, default=3, help="fresh processes timing a warm load (median)")
+    parser.add_argument("--lessons", action="store_true", help="also time every lesson's cells against the floor")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args(argv)
 
@@ -127,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     per_kernel, n_notebooks, floor = measure_floor(args.floor_runs)
     suite, summary = (None, "skipped") if args.skip_suite else measure_suite()
     ratio = suite / floor if suite is not None and floor else None
+    lessons = measure_lessons(per_kernel) if args.lessons else []
 
     rows = [
         ("kernel start + import torch, transformers", f"{per_kernel:.2f} s", "", ""),
@@ -154,6 +193,16 @@ def main(argv: list[str] | None = None) -> int:
         ("  of which BertModel.from_pretrained", f"{warm[2]:.3f} s", "", ""),
         ("  of which BertJapaneseTokenizer.from_pretrained", f"{warm[3]:.3f} s", "", ""),
     ]
+    over = [name for name, _, r in lessons if r > GOALS["lesson"]]
+    if lessons:
+        rows.append(
+            (
+                f"lessons: cells / (kernel + imports), worst of {len(lessons)}",
+                f"{max(r for _, _, r in lessons):.2f} x",
+                f"<= {GOALS['lesson']} x",
+                "ok" if not over else "OVER: " + ", ".join(over),
+            )
+        )
     w = max(len(r[0]) for r in rows)
     print(f"{'measure':<{w}}  {'value':>10}  {'goal':>9}  verdict")
     for name, value, goal, verdict in rows:
@@ -175,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     "standin_cold_s": cold,
                     "standin_warm_s": warm[0],
                     "warm_parts_s": {"ensure": warm[1], "model": warm[2], "tokenizer": warm[3]},
+                    "lessons_s": {name: seconds for name, seconds, _ in lessons},
                 },
                 indent=2,
             )

@@ -5,6 +5,7 @@ Run on a small notebook made in a temporary folder (never on the lessons).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import nbformat
@@ -53,11 +54,28 @@ def test_refresh_stores_outputs_and_is_idempotent(tmp_path: Path) -> None:
     assert path.read_bytes() == stored
     assert str(second) == "tiny.ipynb: 0 / 3 code cells' outputs changed"
 
+    timing = nb.cells[3]
+    assert meta["ignored_outputs"] == {timing.id: hashlib.sha256(timing.source.encode()).hexdigest()[:16]}
+
     nb.cells[2].source = "sum(range(11))"  # a real change is counted
     path.write_text(nbformat.writes(nb), encoding="utf-8")
     third = refresh_notebook(path, "standin")
     assert third.changed == 1
     assert nbformat.read(path, as_version=4).cells[2].outputs[0]["data"]["text/plain"] == "55"
+
+
+def test_an_edited_ignored_cell_gets_a_fresh_output(tmp_path: Path) -> None:
+    """Edited in JupyterLab, a cell keeps its old output until run; refresh must not keep that output."""
+    path = _small_notebook(tmp_path / "tiny.ipynb")
+    refresh_notebook(path, "standin")
+    nb = nbformat.read(path, as_version=4)
+    old_output = nb.cells[3].outputs[0]["text"]
+    nb.cells[3].source = "# NBVAL_IGNORE_OUTPUT\n# 理由: 実行ごとに違う\nprint('new code', 6 * 7)"
+    path.write_text(nbformat.writes(nb), encoding="utf-8")  # the old time_ns() output is still attached
+    result = refresh_notebook(path, "standin")
+    cell = nbformat.read(path, as_version=4).cells[3]
+    assert cell.outputs[0]["text"] == "new code 42\n" != old_output
+    assert result.changed == 1
 
 
 def test_refresh_command_refuses_a_model_not_available_here(tmp_path: Path, monkeypatch, capsys) -> None:

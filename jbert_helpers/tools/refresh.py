@@ -7,6 +7,7 @@ the kernels that check them (``make test``) must run under the same conditions: 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -81,6 +82,11 @@ def model_revision(label: str) -> str | None:
     return snapshot.name if snapshot is not None else None
 
 
+def _fingerprint(source: str) -> str:
+    """A short fingerprint of a cell's source (which code a stored output was made from)."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
 def _comparable(cell: dict) -> list:
     """A cell's outputs as nbval compares them (no execution counts, no metadata)."""
     return [{k: v for k, v in o.items() if k not in ("execution_count", "metadata")} for o in cell.get("outputs", [])]
@@ -103,7 +109,10 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
 
     Cells marked ``# NBVAL_IGNORE_OUTPUT`` keep their stored output when neither their source nor
     the model (label and revision, ``metadata.jbert``) changed — their output varies by nature
-    (timings, memory) — so a second refresh with the same model changes nothing.
+    (timings, memory) — so a second refresh with the same model changes nothing. "Their source" is
+    the source the stored output was made from: refresh records its fingerprint per cell id in
+    ``metadata.jbert.ignored_outputs``, so a cell edited in JupyterLab (old output still attached)
+    gets a fresh output instead of keeping one its new code never printed.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -153,10 +162,17 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
     revision = model_revision(model_label)
     recorded = old.metadata.get("jbert", {})
     same_model = recorded.get("model") == model_label and recorded.get("revision", revision) == revision
+    made_from = recorded.get("ignored_outputs", {})
     for cell in new_code:
         cells += 1
         before = by_source.get(cell.source)
-        if same_model and before is not None and IGNORE_MARKER in cell.source and before.get("outputs"):
+        if (
+            same_model
+            and before is not None
+            and IGNORE_MARKER in cell.source
+            and before.get("outputs")
+            and made_from.get(before.get("id")) == _fingerprint(cell.source)
+        ):
             cell.outputs = before.outputs
         if before is None or _comparable(before) != _comparable(cell):
             changed += 1
@@ -165,6 +181,7 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
         "revision": revision,
         "mecab_dic": "ipadic",
         "versions": versions(),
+        "ignored_outputs": {c.id: _fingerprint(c.source) for c in new_code if IGNORE_MARKER in c.source},
     }
     nb.metadata["kernelspec"] = {"name": "jbert", "display_name": "Python 3 (jbert)", "language": "python"}
     text = nbformat.writes(nb) + "\n"
