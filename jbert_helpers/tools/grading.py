@@ -69,7 +69,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from jupyter_client.asynchronous import AsyncKernelClient
 
 from ..errors import GradingError
 from . import CHECKOUT
@@ -193,7 +196,7 @@ class Gradebook:
             lines.append(f"| {s} | " + " | ".join(marks) + f" | {right}/{len(columns)} |")
         counts = []
         for c in columns:
-            right = sum(1 for s in students if (g := by_key.get((s, c))) and g.status == "correct")
+            right = sum(1 for s in students if (got := by_key.get((s, c))) is not None and got.status == "correct")
             counts.append(f"{right}/{len(students)}")
         lines.append("| 正解した人数 | " + " | ".join(counts) + " | |")
         lines.append("")
@@ -370,7 +373,7 @@ def _run_worker(spec: dict[str, Any]) -> None:
     errors: dict[int, str] = {}
 
     class _Client(NotebookClient):
-        def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> None:  # type: ignore[override]
+        def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> None:
             # Nothing a cell prints is kept (bounded output); only an error's name and message.
             if msg["msg_type"] == "error":
                 content = msg["content"]
@@ -432,7 +435,7 @@ def _run_worker(spec: dict[str, Any]) -> None:
                 await ensure_async(km.interrupt_kernel())
                 return {"kind": "probe_failed", "why": "the kernel did not answer (still busy)"}
             try:
-                msg = await ensure_async(client.kc.get_shell_msg(timeout=left))
+                msg: dict[str, Any] = await cast("AsyncKernelClient", client.kc).get_shell_msg(timeout=left)
             except Exception:  # queue.Empty
                 continue
             if msg["parent_header"].get("msg_id") == msg_id:
@@ -732,8 +735,10 @@ def _grade_file(
         nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
         if not isinstance(nb.get("cells"), list):
             raise ValueError("no cells")
-    except Exception as e:  # any way a file can fail to be a notebook
-        return rows("error", _clean(f"ノートブック (JSON) として読めません / not a valid notebook: {type(e).__name__}"))
+    except Exception as error:  # any way a file can fail to be a notebook
+        return rows(
+            "error", _clean(f"ノートブック (JSON) として読めません / not a valid notebook: {type(error).__name__}")
+        )
     title = lesson_title(nb)
     titles = {les.title: les.stem for les in lessons.values() if les.title}
     actual = titles.get(title or "")

@@ -47,7 +47,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import JbertError, PrefetchError
 from ..hubcache import (
@@ -173,6 +173,7 @@ def locate_model(source: Path) -> ModelSource:
     (used when ``main`` has no weights) — or any folder with exactly one of those below it.
     """
     repo: Path | None = None
+    rev: str | None
     if source.name and _COMMIT.match(source.name) and source.parent.name == "snapshots":
         folder, rev, repo = source, source.name, source.parent.parent
     elif (source / "refs" / "main").is_file() and (
@@ -211,7 +212,7 @@ def _load_quietly(folder: Path) -> tuple[Any, dict[str, Any], Any]:
     hf_logging.set_verbosity_error()  # the report is checked below, and explained in lesson 04-14
     try:
         tokenizer = BertJapaneseTokenizer.from_pretrained(str(folder), mecab_kwargs={"mecab_dic": "ipadic"})
-        model, info = BertModel.from_pretrained(str(folder), output_loading_info=True)
+        model, info = cast(tuple[Any, dict[str, Any]], BertModel.from_pretrained(str(folder), output_loading_info=True))
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
