@@ -40,7 +40,9 @@ _CONFIG_FIELDS = (
 )
 
 
-def _box(ax: Axes, x: float, y: float, w: float, h: float, text: str, color: str, gid: str, *, size: float = 9) -> None:
+def _box(
+    ax: Axes, x: float, y: float, w: float, h: float, text: str, color: str, gid: str, *, size: float = 9.5
+) -> None:
     """A rounded box with ``text`` centred in it; (x, y) is the lower-left corner."""
     from matplotlib.patches import FancyBboxPatch
 
@@ -125,7 +127,7 @@ def plot_bert_architecture(config: object, *, title: str | None = None) -> Figur
     step = (top - bottom) / n
     for k in range(n):
         y = top - (k + 1) * step + step * 0.12
-        _box(ax, 1.6, y, 3.2, step * 0.76, f"層 {k + 1}", LAYER_COLOR, f"layer:{k + 1}", size=min(9, 70 * step))
+        _box(ax, 1.6, y, 3.2, step * 0.76, f"層 {k + 1}", LAYER_COLOR, f"layer:{k + 1}", size=min(10, 80 * step))
     ax.text(5.0, (top + bottom) / 2, f"× {n} 層\n(構造は同じ、\n重みは層ごとに別)", fontsize=9, va="center", ha="left")
     _arrow(ax, 3.2, bottom, 3.2, 2.65)
     _box(ax, 1.6, 2.05, 3.2, 0.6, f"last_hidden_state\n{shape}", IO_COLOR, "output:last_hidden_state")

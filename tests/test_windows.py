@@ -120,3 +120,22 @@ def test_split_rejects_bad_input(tokenizer):
         split_windows("明日", tokenizer)
     with pytest.raises(WindowError, match="merge_windows|split_windows"):
         merge_windows([[1, 2]], [[1, 2]])
+
+
+def test_merge_takes_a_models_outputs_back_to_text_positions(tokenizer):
+    # the lesson's recipe with a small random BertModel: [windows, L, H] -> [n_tokens, H]
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    bert = BertModel(config).eval()
+    w = split_windows(tokenizer, "明日の天気は晴れだ。" * 6, max_length=16, stride=4)
+    with torch.no_grad():
+        out = bert(input_ids=torch.tensor(w.input_ids), attention_mask=torch.tensor(w.attention_mask))
+    merged = merge_windows(w, out.last_hidden_state)
+    assert merged.shape == (len(w.ids), 16)
+    owners = w.owners()
+    for p in (0, 13, len(w.ids) - 1):  # each position is its owner window's vector at 1 + p - start
+        k = owners[p]
+        np.testing.assert_array_equal(merged[p], out.last_hidden_state[k, 1 + p - w.spans[k][0]].numpy())
+    assert merge_windows(w, out.last_hidden_state, how="mean").shape == (len(w.ids), 16)
