@@ -102,7 +102,7 @@ def plot_bert_architecture(config: object, *, title: str | None = None) -> Figur
     act = c["hidden_act"].upper() if c["hidden_act"].lower().startswith("gelu") else c["hidden_act"]
     shape = f"[B, L, {hidden}]"
 
-    fig, ax = plt.subplots(figsize=(11, 10.5))
+    fig, ax = plt.subplots(figsize=(10, 9.8))
     ax.set_xlim(0, 11)
     ax.set_ylim(0, 13)
     ax.axis("off")
@@ -128,7 +128,9 @@ def plot_bert_architecture(config: object, *, title: str | None = None) -> Figur
     for k in range(n):
         y = top - (k + 1) * step + step * 0.12
         _box(ax, 1.6, y, 3.2, step * 0.76, f"層 {k + 1}", LAYER_COLOR, f"layer:{k + 1}", size=min(10, 80 * step))
-    ax.text(5.0, (top + bottom) / 2, f"× {n} 層\n(構造は同じ、\n重みは層ごとに別)", fontsize=9, va="center", ha="left")
+    ax.text(
+        0.05, (top + bottom) / 2, f"× {n} 層\n(構造は同じ、\n重みは層\nごとに別)", fontsize=9, va="center", ha="left"
+    )
     _arrow(ax, 3.2, bottom, 3.2, 2.65)
     _box(ax, 1.6, 2.05, 3.2, 0.6, f"last_hidden_state\n{shape}", IO_COLOR, "output:last_hidden_state")
     _arrow(ax, 3.2, 2.05, 3.2, 1.6)
@@ -234,7 +236,7 @@ def plot_word_pieces(alignment: WordAlignment, *, title: str | None = None) -> F
         x += gap_word
     total = x - gap_word
 
-    fig, ax = plt.subplots(figsize=(min(max(total * 0.55 + 2.2, 6.5), 18), 3.6))
+    fig, ax = plt.subplots(figsize=(min(max(total * 0.42 + 1.8, 6.5), 16), 3.3))
     ax.set_xlim(-2.1, total + 0.1)
     ax.set_ylim(-0.75, 3.1)
     ax.axis("off")

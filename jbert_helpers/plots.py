@@ -321,7 +321,7 @@ def plot_attention_mask(
     keep = np.array(additive_mask(rows)[row, 0].numpy() == 0)
 
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(12, 5.6), gridspec_kw={"width_ratios": [1.25, 1]}, constrained_layout=True
+        1, 2, figsize=(10.5, 5.6), gridspec_kw={"width_ratios": [1.25, 1]}, constrained_layout=True
     )
     two = ListedColormap([PAD_COLOR, REAL_COLOR])
     left.imshow(np.array(rows), cmap=two, vmin=0, vmax=1, aspect="equal")
