@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.jbert-installed
 ROOT   := $(filter 0,$(shell id -u))
 SUDO   := $(if $(ROOT),,sudo)
 N      ?= 20
-# Lessons the real-browser check runs (comma-separated file names in notebooks/).
-BROWSER_NOTEBOOKS ?= 04-13_tensors_and_invariants.ipynb
+# Lessons the real-browser check runs (comma-separated file names in notebooks/). Empty: every lesson
+# whose stored outputs hold a figure, plus 04-13 (tests/browser/lessons.py reads them from the notebooks).
+BROWSER_NOTEBOOKS ?=
 
 .PHONY: setup lab test lint unit audit real-path system-deps browser-test browser-test-if-possible flake-check benchmark versions-matrix clean
 

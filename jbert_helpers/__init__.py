@@ -57,6 +57,19 @@ _EXPORTS: dict[str, str] = {
     "ParamCountError": "errors",
     "WordPieceError": "errors",
     "plot_padding": "plots",
+    "additive_mask": "plots",
+    "plot_attention_mask": "plots",
+    "DiagramError": "errors",
+    "WindowError": "errors",
+    "WordAlignment": "alignment",
+    "word_alignment": "alignment",
+    "plot_bert_architecture": "diagrams",
+    "plot_word_pieces": "diagrams",
+    "TokenWindows": "windows",
+    "split_windows": "windows",
+    "window_spans": "windows",
+    "merge_windows": "windows",
+    "plot_windows": "windows",
     "attention_cost": "plots",
     "attention_cost_table": "plots",
     "plot_attention": "attention",
@@ -65,13 +78,16 @@ __all__ = sorted(_EXPORTS)
 __version__ = importlib.metadata.version("jbert-helpers")
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from .alignment import WordAlignment, word_alignment
     from .attention import plot_attention
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
     from .device import DeviceChoice, best_device, choose_device, move_batch
+    from .diagrams import plot_bert_architecture, plot_word_pieces
     from .errors import (
         AttentionPlotError,
         ConversionError,
         DeviceError,
+        DiagramError,
         EncodingError,
         EncodingMismatchError,
         JbertError,
@@ -80,6 +96,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         StandinError,
         TextAlignmentError,
         TextCheckError,
+        WindowError,
         WordPieceError,
     )
     from .exercises import check, check_exercise, expected_answer
@@ -87,10 +104,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .invariants import EncodingReport, RowReport, check_encoding
     from .models import ModelChoice, choose_model, resolve_model_name
     from .params import counted_breakdown, formula_breakdown
-    from .plots import attention_cost, attention_cost_table, plot_padding
+    from .plots import additive_mask, attention_cost, attention_cost_table, plot_attention_mask, plot_padding
     from .standin import ensure_standin, is_standin
     from .textcheck import TextFinding, TextReport, TokenSpan, check_text
     from .versions import print_versions
+    from .windows import TokenWindows, merge_windows, plot_windows, split_windows, window_spans
     from .wordpiece import trace_wordpiece
 
 

@@ -80,3 +80,12 @@ class GradingError(JbertError, RuntimeError):
 
     A single bad submission is never this error: it gets a grade row with the reason.
     """
+
+
+class DiagramError(JbertError, ValueError):
+    """What was handed to a block diagram (:mod:`jbert_helpers.diagrams`) cannot be drawn; the message says what to pass."""
+
+
+class WindowError(JbertError, ValueError):
+    """A long text cannot be split into windows, or window outputs cannot be merged back
+    (:mod:`jbert_helpers.windows`); the message says which argument to change."""

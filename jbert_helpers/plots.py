@@ -1,8 +1,11 @@
-"""Figures and small arithmetic the padding lessons show: real tokens vs ``[PAD]``, attention cost.
+"""Figures and small arithmetic the padding lessons show: real tokens vs ``[PAD]``, the mask, attention cost.
 
 * :func:`padding_counts` — per row, how many positions are real tokens and how many are ``[PAD]``
   (read from an ``attention_mask``).
 * :func:`plot_padding` — one panel per padding choice, one stacked bar per row (real | ``[PAD]``).
+* :func:`additive_mask` / :func:`plot_attention_mask` — the ``[B, L]`` ``attention_mask`` as the
+  additive mask $M$ of $\\mathrm{softmax}(QK^\\top/\\sqrt{d_k} + M)$ (0 or ``finfo.min``), and a picture
+  of both (lesson 04-09).
 * :func:`attention_cost` / :func:`attention_cost_table` — the $L^2 \\cdot H$ term of self-attention
   (Vaswani et al. 2017, Table 1: $O(n^2 \\cdot d)$ per layer) for a sequence length, and a table
   comparing several lengths with one of them.
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .errors import EncodingError
 
@@ -241,3 +246,113 @@ def attention_cost_table(
     base = costs[baseline][1]
     rows = tuple(CostRow(k, n, c, c / base) for k, (n, c) in costs.items())
     return AttentionCostTable(rows, baseline, hidden_size, batch_size)
+
+
+def additive_mask(attention_mask: object, *, dtype: object = None) -> Any:
+    """The additive mask $M$ that eager attention adds to $QK^\\top/\\sqrt{d_k}$: shape ``[B, 1, L, L]``.
+
+    ``M[b, 0, i, j]`` is ``0.0`` where key ``j`` of row ``b`` is a real token and
+    ``torch.finfo(dtype).min`` (≈ -3.4e38 for float32) where it is ``[PAD]`` — for every query ``i``
+    (the ``1`` broadcasts over the heads). This is what transformers 5 builds for BERT with
+    ``attn_implementation="eager"`` (``masking_utils.create_bidirectional_mask`` → ``eager_mask``:
+    the boolean mask turned into ``0`` / ``finfo.min``); the default ``"sdpa"`` passes the boolean
+    mask itself to PyTorch. Both build no mask at all (``None``) when no row has ``[PAD]``.
+    Introduced in lesson 04-09.
+
+    Example::
+
+        >>> import torch
+        >>> m = additive_mask([[1, 1, 0]])
+        >>> tuple(m.shape), m[0, 0, 0].tolist() == [0.0, 0.0, float(torch.finfo(torch.float32).min)]
+        ((1, 1, 3, 3), True)
+    """
+    import torch
+
+    rows = _mask_rows(attention_mask, "attention_mask")
+    dtype = torch.float32 if dtype is None else dtype
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise EncodingError(f"dtype は torch の浮動小数点型 (torch.float32 など) を渡してください ({dtype!r})。")
+    keep = torch.tensor(rows, dtype=torch.bool)  # [B, L]: True where the key may be attended
+    length = keep.shape[1]
+    keep = keep[:, None, None, :].expand(-1, 1, length, -1)  # the same for every query i
+    return torch.where(keep, torch.zeros((), dtype=dtype), torch.finfo(dtype).min)
+
+
+def plot_attention_mask(
+    attention_mask: object,
+    tokens: Sequence[str],
+    *,
+    row: int = 0,
+    row_labels: Sequence[str] | None = None,
+) -> Figure:
+    """Left: the batch's ``attention_mask`` ``[B, L]`` (1/0 in each cell). Right: row ``row``'s
+    ``L × L`` additive mask $M$ (queries down, keys across; ``tokens`` label both axes): white 0
+    where the key is attended, dark where ``M = finfo.min`` (the ``[PAD]`` columns).
+
+    ``tokens`` are row ``row``'s ``L`` tokens (``tokenizer.convert_ids_to_tokens(ids[row])``).
+    The right panel's image holds ``M == 0`` (True where attended). Returns the figure.
+
+    Example::
+
+        >>> fig = plot_attention_mask([[1, 1, 0], [1, 1, 1]], ["[CLS]", "猫", "[PAD]"])
+        >>> fig.axes[1].images[0].get_array().tolist()
+        [[True, True, False], [True, True, False], [True, True, False]]
+    """
+    import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (日本語フォントを登録する: 豆腐 □ にしない)
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    rows = _mask_rows(attention_mask, "attention_mask")
+    batch, length = len(rows), len(rows[0])
+    if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < batch:
+        raise EncodingError(
+            f"row={row!r} はバッチ (0〜{batch - 1} 行) の外です。修正: 0 以上 {batch} 未満の整数にしてください。"
+        )
+    tokens = [str(t) for t in tokens]
+    if len(tokens) != length:
+        raise EncodingError(
+            f"tokens が {len(tokens)} 個ですが、系列長は {length} です。"
+            f"修正: tokenizer.convert_ids_to_tokens(batch['input_ids'][{row}]) を渡してください。"
+        )
+    labels = list(row_labels) if row_labels is not None else [f"文 {i}" for i in range(batch)]
+    if len(labels) != batch:
+        raise EncodingError(f"row_labels が {len(labels)} 個ですが、バッチは {batch} 行です。")
+    keep = np.array(additive_mask(rows)[row, 0].numpy() == 0)
+
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(10.5, 5.6), gridspec_kw={"width_ratios": [1.25, 1]}, constrained_layout=True
+    )
+    two = ListedColormap([PAD_COLOR, REAL_COLOR])
+    left.imshow(np.array(rows), cmap=two, vmin=0, vmax=1, aspect="equal")
+    for b, r in enumerate(rows):
+        for j, v in enumerate(r):
+            left.text(j, b, str(v), ha="center", va="center", color="white" if v else "black", fontsize=10)
+    left.set_yticks(range(batch), labels)
+    left.set_xticks(range(length), range(length))
+    left.set_xlabel("位置 j")
+    left.set_title(f"attention_mask [B, L] = [{batch}, {length}]  (1 = 実トークン、0 = [PAD])", fontsize=10)
+    left.add_patch(plt.Rectangle((-0.5, row - 0.5), length, 1, fill=False, ec="#d62728", lw=2, gid="selected-row"))
+
+    masked = ListedColormap(["#3b3b3b", "#ffffff"])
+    right.imshow(keep, cmap=masked, vmin=0, vmax=1, aspect="equal")
+    right.set_xticks(range(length), tokens, rotation=90, fontsize=9)
+    right.set_yticks(range(length), tokens, fontsize=9)
+    right.set_xlabel("キー j (見られる側)")
+    right.set_ylabel("クエリ i (見る側)")
+    right.set_xticks(np.arange(-0.5, length), minor=True)
+    right.set_yticks(np.arange(-0.5, length), minor=True)
+    right.grid(which="minor", color="#bbbbbb", lw=0.5)
+    right.tick_params(which="minor", length=0)
+    right.set_title(f"{labels[row]} の M ({length} × {length})", fontsize=10)
+    right.legend(
+        handles=[
+            Patch(fc="#ffffff", ec="#888888", label="M = 0 (見てよい)"),
+            Patch(fc="#3b3b3b", label="M = float32 の最小値 ≈ -3.4e38 ([PAD] の列)"),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        fontsize=9,
+        frameon=False,
+    )
+    return fig

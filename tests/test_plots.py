@@ -140,3 +140,187 @@ def test_plot_padding_draws_japanese_without_missing_glyphs(recwarn):
     fig = plot_padding({"longest": LONGEST}, row_labels=["明日の天気は晴れだ。", "パソコンが急に動かなくなった。"])
     fig.canvas.draw()
     assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
+# --- figures of issue 12: BERT's blocks (04-02), MeCab → WordPiece (04-04), the mask (04-09), windows (04-10)
+
+
+def _texts(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [
+        ax.get_title(loc) for ax in fig.axes for loc in ("left", "center")
+    ]
+
+
+def _gids(ax, prefix: str) -> list[str]:
+    return [str(p.get_gid()) for p in ax.patches if str(p.get_gid()).startswith(prefix)]
+
+
+@pytest.mark.parametrize("layers", [12, 4, 24])
+def test_bert_architecture_has_one_box_per_layer_and_the_config_numbers(layers):
+    from transformers import BertConfig
+
+    from jbert_helpers import plot_bert_architecture
+
+    config = BertConfig(
+        num_hidden_layers=layers,
+        hidden_size=96,
+        num_attention_heads=3,
+        intermediate_size=384,
+        vocab_size=32000,
+        max_position_embeddings=64,
+        type_vocab_size=2,
+    )
+    fig = plot_bert_architecture(config)
+    (ax,) = fig.axes
+    assert sorted(_gids(ax, "layer:"), key=lambda g: int(g.split(":")[1])) == [
+        f"layer:{k}" for k in range(1, layers + 1)
+    ]
+    assert len(_gids(ax, "embedding:")) == 4  # token, position, segment, sum
+    assert len(_gids(ax, "detail:")) == 5  # attention, add & norm, FFN, add & norm, the frame
+    text = "\n".join(_texts(fig))
+    for words in (
+        "トークン埋め込み\n32,000 × 96",
+        "位置埋め込み\n64 × 96",
+        "セグメント埋め込み\n2 × 96",
+        "3 ヘッド × d_k = 32",
+        "FFN: 96 → 384 → 96",
+        "GELU",
+        f"× {layers} 層",
+        "[B, L, 96]",
+        "pooler_output\n[B, 96]",
+        "LayerNorm",
+        "残差",
+        "tanh",
+    ):
+        assert words in text, words
+    # the same function reads a model's config through .config
+    assert len(_gids(plot_bert_architecture(type("M", (), {"config": config})()).axes[0], "layer:")) == layers
+
+
+def test_bert_architecture_rejects_what_is_not_a_config():
+    from jbert_helpers import DiagramError, plot_bert_architecture
+
+    with pytest.raises(DiagramError, match="bert.config"):
+        plot_bert_architecture({"num_hidden_layers": 12})
+
+
+def test_word_pieces_puts_each_words_tokens_under_it():
+    from jbert_helpers import plot_word_pieces
+    from jbert_helpers.alignment import WordAlignment
+
+    a = WordAlignment(
+        "明日はマシーンラーニング",
+        ("明日", "は", "マシーンラーニング"),
+        ("明日", "は", "マ", "##シーン", "##ラー", "##ニング"),
+        (0, 1, 2, 2, 2, 2),
+    )
+    fig = plot_word_pieces(a)
+    (ax,) = fig.axes
+    boxes = {str(p.get_gid()): p for p in ax.patches}
+    assert sorted(g for g in boxes if g.startswith("word:")) == ["word:0", "word:1", "word:2"]
+    assert len([g for g in boxes if g.startswith("token:")]) == 6
+    for j, w in enumerate(a.word_ids):  # a token lies inside its word's horizontal extent
+        word, token = boxes[f"word:{w}"], boxes[f"token:{j}"]
+        assert word.get_x() - 1e-9 <= token.get_x()
+        assert token.get_x() + token.get_width() <= word.get_x() + word.get_width() + 1e-9
+        assert token.get_y() < word.get_y()  # and below it
+    assert boxes["token:3"].get_facecolor() != boxes["token:2"].get_facecolor()  # ## drawn differently
+    text = "\n".join(_texts(fig))
+    assert "MeCab" in text and "形態素" in text and "WordPiece" in text and "##シーン" in text
+    assert "語 3 個" in text and "トークン 6 個" in text
+
+
+def test_word_pieces_rejects_what_is_not_an_alignment():
+    from jbert_helpers import DiagramError, plot_word_pieces
+    from jbert_helpers.alignment import WordAlignment
+
+    with pytest.raises(DiagramError, match="word_alignment"):
+        plot_word_pieces(["明日", "は"])
+    with pytest.raises(DiagramError, match="word_ids"):
+        plot_word_pieces(WordAlignment("猫が", ("猫", "が"), ("猫", "が"), (0, 5)))
+    with pytest.raises(DiagramError, match="空"):
+        plot_word_pieces(WordAlignment("", (), (), ()))
+
+
+def test_additive_mask_is_what_transformers_adds_in_eager_attention():
+    from transformers import BertConfig
+    from transformers.masking_utils import create_bidirectional_mask
+
+    from jbert_helpers import additive_mask
+
+    mask = torch.tensor(FIXED_32)
+    config = BertConfig()
+    config._attn_implementation = "eager"
+    theirs = create_bidirectional_mask(config=config, inputs_embeds=torch.zeros(2, 32, 8), attention_mask=mask)
+    ours = additive_mask(mask)
+    assert ours.shape == (2, 1, 32, 32) and ours.dtype == torch.float32
+    assert torch.equal(ours, theirs)
+    assert ours[0, 0, 5, 9].item() == torch.finfo(torch.float32).min and ours[0, 0, 31, 8].item() == 0.0
+    assert additive_mask(mask, dtype=torch.float16)[0, 0, 0, -1].item() == torch.finfo(torch.float16).min
+
+
+def test_attention_mask_figure_shows_the_mask_and_m():
+    from jbert_helpers import plot_attention_mask
+
+    tokens = ["[CLS]", "明日", "の", "天気", "は", "晴れ", "だ", "。", "[SEP]", "[PAD]", "[PAD]"]
+    fig = plot_attention_mask(LONGEST, tokens, row=0)
+    left, right = fig.axes
+    np.testing.assert_array_equal(left.images[0].get_array(), np.array(LONGEST))
+    keep = right.images[0].get_array()
+    assert keep.shape == (11, 11)
+    assert keep[:, :9].all() and not keep[:, 9:].any()  # [PAD] columns masked for every query
+    assert [t.get_text() for t in right.get_xticklabels()] == tokens
+    assert [t.get_text() for t in right.get_yticklabels()] == tokens
+    text = "\n".join(_texts(fig)) + "\n".join(t.get_text() for t in right.get_legend().get_texts())
+    assert "attention_mask [B, L] = [2, 11]" in text and "文 0 の M (11 × 11)" in text and "[PAD] の列" in text
+    # the other sentence: no [PAD], nothing masked
+    assert plot_attention_mask(LONGEST, ["x"] * 11, row=1).axes[1].images[0].get_array().all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [({"row": 2}, "row=2"), ({"tokens": ["a"]}, "tokens が 1 個"), ({"row_labels": ["a"]}, "row_labels")],
+)
+def test_attention_mask_figure_rejects_bad_input(kwargs, words):
+    from jbert_helpers import plot_attention_mask
+
+    args = {"tokens": ["x"] * 11, **kwargs}
+    with pytest.raises(EncodingError, match=words):
+        plot_attention_mask(LONGEST, **args)
+
+
+def test_windows_figure_has_two_bars_per_window_and_the_coverage():
+    from jbert_helpers import TokenWindows, plot_windows, window_spans
+
+    spans = tuple(window_spans(84, 32, 8))
+    w = TokenWindows(tuple("x" * 84), tuple(range(84)), spans, 32, 8, 2, 3, 0)
+    fig = plot_windows(w)
+    top, bottom = fig.axes
+    assert len(_gids(top, "window:")) == len(_gids(top, "kept:")) == 4
+    for k, (s, e) in enumerate(spans):
+        (bar,) = [p for p in top.patches if p.get_gid() == f"window:{k}"]
+        assert (bar.get_x(), bar.get_width()) == (s, e - s)
+    kept = sorted((p.get_x(), p.get_x() + p.get_width()) for p in top.patches if str(p.get_gid()).startswith("kept:"))
+    assert kept[0][0] == 0 and kept[-1][1] == 84
+    assert all(a[1] == b[0] for a, b in zip(kept, kept[1:], strict=False))  # the kept parts tile the text
+    (line,) = bottom.lines
+    assert max(line.get_ydata()) == 2  # overlaps are in two windows
+    assert [t.get_text() for t in top.get_yticklabels()] == ["窓 0", "窓 1", "窓 2", "窓 3"]
+    assert "stride=8" in fig._suptitle.get_text() and "4 個の窓" in fig._suptitle.get_text()
+
+
+def test_new_figures_draw_japanese_without_missing_glyphs(recwarn):
+    from transformers import BertConfig
+
+    from jbert_helpers import TokenWindows, plot_attention_mask, plot_bert_architecture, plot_windows, plot_word_pieces
+    from jbert_helpers.alignment import WordAlignment
+
+    figs = [
+        plot_bert_architecture(BertConfig()),
+        plot_word_pieces(WordAlignment("しよう", ("しよう",), ("しよ", "##う"), (0, 0))),
+        plot_attention_mask(LONGEST, ["明日"] * 11),
+        plot_windows(TokenWindows(tuple("ab"), (1, 2), ((0, 2),), 4, 0, 2, 3, 0)),
+    ]
+    for fig in figs:
+        fig.canvas.draw()
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]

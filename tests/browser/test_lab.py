@@ -1,6 +1,7 @@
 """A lesson as a learner meets it: JupyterLab in headless Chromium, Run → Run All Cells.
 
-For each notebook given (``JBERT_BROWSER_NOTEBOOKS``, default 04-13): start JupyterLab from the
+For each lesson with a stored figure, and 04-13 (``lessons.py`` reads the list from the stored
+outputs; ``JBERT_BROWSER_NOTEBOOKS`` overrides it): start JupyterLab from the
 project's .venv on a free local port with a token, over a *copy* of notebooks/ (the run must not
 touch the stored outputs), open the lesson, run all cells from the menu, wait until every cell has
 run and the kernel is idle, then check
@@ -9,7 +10,9 @@ run and the kernel is idle, then check
   error they teach (the same ``ename`` as the stored output) — and Run All went past them;
 * Japanese renders: the title is Japanese text, a CJK font (and an emoji font, for check()'s
   ⏳/✅) is available to the page, and the
-  full-page screenshot (``artifacts/browser/<name>.png``) is not blank.
+  full-page screenshot (``artifacts/browser/<name>.png``) is not blank;
+* every figure the stored notebook has is drawn again in the page (an image that loaded), and no
+  output says a glyph is "missing from font" (matplotlib's warning when a label would be tofu).
 
 Run with ``make browser-test`` (installs chromium if missing). Needs ``/usr/bin/chromium``.
 """
@@ -34,6 +37,9 @@ import pytest
 
 from jbert_helpers.tools.refresh import NOTEBOOK_ENV, recorded_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lessons import browser_notebooks, figure_count  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM = os.environ.get("JBERT_CHROMIUM", "/usr/bin/chromium")
@@ -47,7 +53,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-NOTEBOOKS = os.environ.get("JBERT_BROWSER_NOTEBOOKS", "04-13_tensors_and_invariants.ipynb").split(",")
+NOTEBOOKS = browser_notebooks(ROOT / "notebooks", os.environ.get("JBERT_BROWSER_NOTEBOOKS"))
 RUN_TIMEOUT = 600  # seconds for all cells of one lesson
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -198,6 +204,15 @@ def test_lesson_runs_in_jupyterlab(lab: tuple[str, str, Path], browser, name: st
             }))""",
         )
         title = page.text_content(".jp-NotebookPanel .jp-MarkdownCell h1") or ""
+        # figures: rendered <img> outputs that finished loading; and matplotlib's tofu warning anywhere
+        figures = page.eval_on_selector_all(
+            ".jp-CodeCell .jp-RenderedImage img",
+            "imgs => imgs.map(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0)",
+        )
+        tofu = page.eval_on_selector_all(
+            ".jp-CodeCell .jp-OutputArea-output",
+            "outs => outs.map(o => o.textContent).filter(t => t.includes('missing from font'))",
+        )
         # full page: the notebook scrolls inside the lab's panel, so grow the window to its height
         height = page.evaluate(
             """() => { const outer = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
@@ -224,6 +239,11 @@ def test_lesson_runs_in_jupyterlab(lab: tuple[str, str, Path], browser, name: st
     for i, ename in expected.items():
         assert ename in shown[i], (i, ename, shown[i][-300:])
     assert JAPANESE.search(title), title
+    stored_figures = figure_count(ROOT / "notebooks" / name)
+    assert len(figures) == stored_figures and all(figures), (
+        f"{name}: {stored_figures} figure(s) stored, {len(figures)} drawn in the page, loaded: {figures}"
+    )
+    assert not tofu, f"matplotlib drew boxes instead of Japanese (missing glyphs): {tofu[0][-300:]}"
     # Chromium on Linux draws with fontconfig's fonts: without a Japanese one, every kana is a box (tofu)
     ja_fonts = subprocess.run(["fc-list", ":lang=ja", "family"], capture_output=True, text=True).stdout
     assert ja_fonts.strip(), "no Japanese font: apt-get install fonts-noto-cjk (make browser-test)"

@@ -1,0 +1,270 @@
+"""Block diagrams drawn from code: BERT's layers (lesson 04-02) and MeCab → WordPiece (lesson 04-04).
+
+* :func:`plot_bert_architecture` — embeddings (token + position + segment → LayerNorm), the
+  ``num_hidden_layers`` encoder layers, one of them opened up (multi-head attention → residual +
+  LayerNorm → FFN → residual + LayerNorm), the pooler; every number comes from the model's config
+  (Devlin et al. 2019, Figure 2 and 3.1; the layer is Vaswani et al. 2017's encoder layer, Figure 1).
+* :func:`plot_word_pieces` — one sentence as text, as MeCab words and as WordPiece tokens, each
+  word's tokens drawn under it, with the ``word_ids`` (from :func:`jbert_helpers.word_alignment`).
+
+Every box is a patch whose ``gid`` names it (``"layer:3"``, ``"word:0"``, ``"token:5"``), so a
+test can count the parts without looking at pixels. Bad input raises
+:class:`~jbert_helpers.errors.DiagramError` saying what to pass.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+from .errors import DiagramError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .alignment import WordAlignment
+
+#: Fill colours: embeddings, encoder layers, the pooler, inputs/outputs; tokens that start a word / continue one.
+EMB_COLOR, LAYER_COLOR, POOLER_COLOR, IO_COLOR = "#fde3c8", "#cfe2f3", "#d9ead3", "#eeeeee"
+WORD_COLOR, WORD_START_COLOR, CONTINUATION_COLOR, UNK_COLOR = "#fff2cc", "#cfe2f3", "#f9cb9c", "#f4cccc"
+
+_CONFIG_FIELDS = (
+    "num_hidden_layers",
+    "hidden_size",
+    "num_attention_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+    "type_vocab_size",
+)
+
+
+def _box(
+    ax: Axes, x: float, y: float, w: float, h: float, text: str, color: str, gid: str, *, size: float = 9.5
+) -> None:
+    """A rounded box with ``text`` centred in it; (x, y) is the lower-left corner."""
+    from matplotlib.patches import FancyBboxPatch
+
+    patch = FancyBboxPatch(
+        (x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.08", fc=color, ec="#444444", lw=1.0, gid=gid
+    )
+    ax.add_patch(patch)
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size, gid=f"{gid}:text")
+
+
+def _arrow(ax: Axes, x0: float, y0: float, x1: float, y1: float, *, style: str = "-|>", **kw: Any) -> None:
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": style, "color": "#444444", "lw": 1.0, **kw})
+
+
+def _config_of(config: object) -> dict[str, Any]:
+    """The numbers the diagram needs, from a ``BertConfig`` (or a model, through ``.config``)."""
+    config = getattr(config, "config", config)  # a BertModel: its config
+    missing = [f for f in _CONFIG_FIELDS if not isinstance(getattr(config, f, None), int)]
+    if missing:
+        raise DiagramError(
+            f"plot_bert_architecture には BERT の設定 (bert.config) を渡してください: {type(config).__name__} には "
+            f"{', '.join(missing)} がありません。例: plot_bert_architecture(bert.config)"
+        )
+    values = {f: getattr(config, f) for f in _CONFIG_FIELDS}
+    if values["num_hidden_layers"] < 1 or values["hidden_size"] % max(values["num_attention_heads"], 1):
+        raise DiagramError(
+            f"num_hidden_layers={values['num_hidden_layers']}、hidden_size={values['hidden_size']}、"
+            f"num_attention_heads={values['num_attention_heads']} では BERT の層を描けません "
+            "(層は 1 つ以上、hidden_size はヘッド数で割り切れる必要があります)。"
+        )
+    values["hidden_act"] = str(getattr(config, "hidden_act", "gelu"))
+    return values
+
+
+def plot_bert_architecture(config: object, *, title: str | None = None) -> Figure:
+    """BERT as a block diagram, every number read from ``config`` (``bert.config`` or the model).
+
+    Left: the input ``[B, L]``; the embeddings (token ``V×H`` + position ``P×H`` + segment
+    ``T×H`` → add → LayerNorm) giving ``[B, L, H]``; one box per encoder layer
+    (``num_hidden_layers`` of them, gid ``"layer:1"`` …); ``last_hidden_state [B, L, H]``; the
+    pooler (``[CLS]`` → dense ``H→H`` + tanh) giving ``pooler_output [B, H]``. Right: the inside
+    of one layer (multi-head attention with ``h`` heads of ``d_k = H/h``, residual + LayerNorm,
+    FFN ``H → I → H`` with the config's activation, residual + LayerNorm). Returns the figure.
+
+    Example::
+
+        >>> from transformers import BertConfig
+        >>> fig = plot_bert_architecture(BertConfig(num_hidden_layers=4))
+        >>> sorted(p.get_gid() for p in fig.axes[0].patches if str(p.get_gid()).startswith("layer:"))
+        ['layer:1', 'layer:2', 'layer:3', 'layer:4']
+    """
+    import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (日本語フォントを登録する: 豆腐 □ にしない)
+
+    c = _config_of(config)
+    n, hidden, heads = c["num_hidden_layers"], c["hidden_size"], c["num_attention_heads"]
+    act = c["hidden_act"].upper() if c["hidden_act"].lower().startswith("gelu") else c["hidden_act"]
+    shape = f"[B, L, {hidden}]"
+
+    fig, ax = plt.subplots(figsize=(10, 9.8))
+    ax.set_xlim(0, 11)
+    ax.set_ylim(0, 13)
+    ax.axis("off")
+
+    # --- left column: the whole model, top to bottom ------------------------------------------
+    _box(ax, 1.6, 12.1, 3.2, 0.6, "input_ids・token_type_ids\n[B, L]", IO_COLOR, "input")
+    _arrow(ax, 3.2, 12.1, 3.2, 11.6)
+    emb = [
+        ("トークン埋め込み", f"{c['vocab_size']:,} × {hidden}", "embedding:token"),
+        ("位置埋め込み", f"{c['max_position_embeddings']} × {hidden}", "embedding:position"),
+        ("セグメント埋め込み", f"{c['type_vocab_size']} × {hidden}", "embedding:segment"),
+    ]
+    for i, (name, size, gid) in enumerate(emb):
+        _box(ax, 0.1 + i * 2.1, 10.7, 1.95, 0.85, f"{name}\n{size}", EMB_COLOR, gid, size=8.5)
+        _arrow(ax, 1.075 + i * 2.1, 10.7, 3.2, 10.25)
+    _box(ax, 1.6, 9.65, 3.2, 0.6, "足す → LayerNorm", EMB_COLOR, "embedding:sum")
+    ax.text(0.1, 11.75, "埋め込み (Devlin et al. 2019, Figure 2)", fontsize=9, color="#7f4f00")
+    _arrow(ax, 3.2, 9.65, 3.2, 9.2)
+    ax.text(3.35, 9.33, shape, fontsize=8.5, color="#333333")
+
+    top, bottom = 9.15, 3.2  # the stack of encoder layers
+    step = (top - bottom) / n
+    for k in range(n):
+        y = top - (k + 1) * step + step * 0.12
+        _box(ax, 1.6, y, 3.2, step * 0.76, f"層 {k + 1}", LAYER_COLOR, f"layer:{k + 1}", size=min(10, 80 * step))
+    ax.text(
+        0.05, (top + bottom) / 2, f"× {n} 層\n(構造は同じ、\n重みは層\nごとに別)", fontsize=9, va="center", ha="left"
+    )
+    _arrow(ax, 3.2, bottom, 3.2, 2.65)
+    _box(ax, 1.6, 2.05, 3.2, 0.6, f"last_hidden_state\n{shape}", IO_COLOR, "output:last_hidden_state")
+    _arrow(ax, 3.2, 2.05, 3.2, 1.6)
+    _box(ax, 1.1, 0.95, 4.2, 0.65, f"pooler: [CLS] の位置 → 全結合 {hidden}→{hidden} + tanh", POOLER_COLOR, "pooler")
+    _arrow(ax, 3.2, 0.95, 3.2, 0.6)
+    _box(ax, 1.6, 0.0, 3.2, 0.6, f"pooler_output\n[B, {hidden}]", IO_COLOR, "output:pooler_output")
+
+    # --- right column: the inside of one layer -------------------------------------------------
+    x0, w = 7.1, 3.6
+    first = top - step + step * 0.12
+    ax.plot([4.8, 6.55], [first + step * 0.76, 10.2], ls="--", color="#888888", lw=0.8)
+    ax.plot([4.8, 6.55], [first, 1.55], ls="--", color="#888888", lw=0.8)
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((6.55, 1.55), 4.4, 8.65, fill=False, ls="--", ec="#888888", gid="detail:frame"))
+    ax.text(6.7, 9.8, "1 層の中 (Vaswani et al. 2017 のエンコーダ層)", fontsize=9.5)
+    d_k = hidden // heads
+    parts = [
+        (8.55, f"マルチヘッドアテンション\n{heads} ヘッド × d_k = {d_k}", LAYER_COLOR, "detail:attention"),
+        (7.05, "残差 (+ 入力) → LayerNorm", LAYER_COLOR, "detail:add_norm_1"),
+        (5.15, f"FFN: {hidden} → {c['intermediate_size']} → {hidden}\n(活性化 {act})", LAYER_COLOR, "detail:ffn"),
+        (3.65, "残差 (+ 入力) → LayerNorm", LAYER_COLOR, "detail:add_norm_2"),
+    ]
+    for y, text, color, gid in parts:
+        _box(ax, x0, y, w, 0.8, text, color, gid)
+    _arrow(ax, x0 + w / 2, 9.6, x0 + w / 2, 9.35)
+    ax.text(x0 + w / 2 + 0.1, 9.4, f"入力 {shape}", fontsize=8.5)
+    for (y_hi, *_), (y_lo, *_) in zip(parts, parts[1:], strict=False):
+        _arrow(ax, x0 + w / 2, y_hi, x0 + w / 2, y_lo + 0.8)
+    _arrow(ax, x0 + w / 2, 3.65, x0 + w / 2, 2.75)
+    ax.text(x0 + w / 2 + 0.1, 2.9, f"出力 {shape} → 次の層へ", fontsize=8.5)
+    ax.text(x0 + w / 2 + 0.1, 6.3, shape, fontsize=8.5, color="#333333")
+    # the two residual connections: around the attention, around the FFN
+    for y_from, y_to in ((9.45, 7.45), (6.55, 4.05)):
+        _arrow(ax, x0, y_from, x0, y_to, style="-|>", connectionstyle="bar,fraction=-0.12", ls="--")
+    ax.text(6.62, 8.25, "残差", fontsize=8.5, color="#555555", rotation=90)
+    ax.text(6.62, 5.1, "残差", fontsize=8.5, color="#555555", rotation=90)
+
+    ax.set_title(
+        title or f"BERT の構造 (層 {n}、隠れ状態の次元 H = {hidden}、ヘッド {heads}; 数は config から)",
+        loc="left",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _display_width(s: str) -> float:
+    """Roughly how many full-width characters ``s`` takes (ASCII counts as half)."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.6 for ch in s)
+
+
+def plot_word_pieces(alignment: WordAlignment, *, title: str | None = None) -> Figure:
+    """One sentence in three rows: the text, its MeCab words, its WordPiece tokens under their words.
+
+    ``alignment`` is :func:`jbert_helpers.word_alignment`'s result. Each word box (gid ``"word:i"``)
+    spans exactly its tokens (gid ``"token:j"``); tokens that continue a word (``##…``) are
+    orange, ``[UNK]`` is red; under each token its ``word_id``. Returns the figure.
+
+    Example::
+
+        >>> from jbert_helpers.alignment import WordAlignment
+        >>> a = WordAlignment("猫が", ("猫", "が"), ("猫", "が"), (0, 1))
+        >>> fig = plot_word_pieces(a)
+        >>> sorted(p.get_gid() for p in fig.axes[0].patches)
+        ['text', 'token:0', 'token:1', 'word:0', 'word:1']
+    """
+    import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (日本語フォントを登録する: 豆腐 □ にしない)
+
+    needed = ("text", "words", "tokens", "word_ids")
+    if not all(hasattr(alignment, a) for a in needed):
+        raise DiagramError(
+            f"plot_word_pieces には word_alignment(tokenizer, text) の結果を渡してください "
+            f"(渡されたのは {type(alignment).__name__})。"
+        )
+    words, tokens, word_ids = list(alignment.words), list(alignment.tokens), list(alignment.word_ids)
+    if len(tokens) != len(word_ids) or any(not 0 <= w < len(words) for w in word_ids) or word_ids != sorted(word_ids):
+        raise DiagramError(
+            "tokens と word_ids の長さが違うか、word_ids が語の番号 (0 から増える) になっていません。"
+            "word_alignment(tokenizer, text) の結果をそのまま渡してください。"
+        )
+    if not words:
+        raise DiagramError("語が 1 つもありません (空の文)。1 文字以上の文で word_alignment を作ってください。")
+
+    gap_token, gap_word = 0.12, 0.45
+    widths = [max(_display_width(t), 1.0) * 0.42 + 0.3 for t in tokens]
+    # x positions: tokens left to right, a wider gap where a new word starts
+    spans: list[tuple[float, float]] = []  # per word: (left, right)
+    token_x: list[float] = []
+    x = 0.0
+    for i, word in enumerate(words):
+        mine = [j for j, w in enumerate(word_ids) if w == i]
+        left = x
+        if not mine:  # a word WordPiece gave no token for: a narrow box of its own
+            x += max(_display_width(word), 1.0) * 0.42 + 0.3
+        for j in mine:
+            token_x.append(x)
+            x += widths[j] + gap_token
+        if mine:
+            x -= gap_token
+        spans.append((left, x))
+        x += gap_word
+    total = x - gap_word
+
+    fig, ax = plt.subplots(figsize=(min(max(total * 0.42 + 1.8, 6.5), 16), 3.3))
+    ax.set_xlim(-2.1, total + 0.1)
+    ax.set_ylim(-0.75, 3.1)
+    ax.axis("off")
+    rows = {"text": 2.35, "word": 1.25, "token": 0.15}
+    h = 0.6
+    ax.text(-2.0, rows["text"] + h / 2, "文", va="center", fontsize=10)
+    ax.text(-2.0, rows["word"] + h / 2, "① MeCab\n    形態素 (語)", va="center", fontsize=9)
+    ax.text(-2.0, rows["token"] + h / 2, "② WordPiece\n    トークン", va="center", fontsize=9)
+    ax.text(-2.0, -0.5, "word_ids", va="center", fontsize=9, family="monospace")
+    _box(ax, 0.0, rows["text"], total, h, alignment.text, IO_COLOR, "text", size=10)
+    for i, (word, (left, right)) in enumerate(zip(words, spans, strict=True)):
+        _box(ax, left, rows["word"], right - left, h, word, WORD_COLOR, f"word:{i}", size=10)
+    unk = {"[UNK]"}
+    for j, (token, left) in enumerate(zip(tokens, token_x, strict=True)):
+        color = UNK_COLOR if token in unk else CONTINUATION_COLOR if token.startswith("##") else WORD_START_COLOR
+        _box(ax, left, rows["token"], widths[j], h, token, color, f"token:{j}", size=10)
+        ax.text(left + widths[j] / 2, -0.5, str(word_ids[j]), ha="center", va="center", fontsize=9)
+        word_left, word_right = spans[word_ids[j]]
+        ax.plot(
+            [left + widths[j] / 2, (word_left + word_right) / 2],
+            [rows["token"] + h, rows["word"]],
+            color="#999999",
+            lw=0.7,
+        )
+    ax.set_title(
+        title or f"MeCab の語 {len(words)} 個 → WordPiece のトークン {len(tokens)} 個 (## は語の続き)",
+        loc="left",
+        fontsize=10.5,
+    )
+    fig.tight_layout()
+    return fig
