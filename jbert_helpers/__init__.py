@@ -73,13 +73,16 @@ _EXPORTS: dict[str, str] = {
     "attention_cost": "plots",
     "attention_cost_table": "plots",
     "plot_attention": "attention",
+    "plot_mask_effect": "attention",
+    "TENSOR_ATOL": "exercises",
+    "tensors_close": "exercises",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = importlib.metadata.version("jbert-helpers")
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .alignment import WordAlignment, word_alignment
-    from .attention import plot_attention
+    from .attention import plot_attention, plot_mask_effect
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
     from .device import DeviceChoice, best_device, choose_device, move_batch
     from .diagrams import plot_bert_architecture, plot_word_pieces
@@ -99,7 +102,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         WindowError,
         WordPieceError,
     )
-    from .exercises import check, check_exercise, expected_answer
+    from .exercises import TENSOR_ATOL, check, check_exercise, expected_answer, tensors_close
     from .hubcache import HUB_MODEL_ID
     from .invariants import EncodingReport, RowReport, check_encoding
     from .models import ModelChoice, choose_model, resolve_model_name

@@ -24,11 +24,22 @@ Example::
     ❌ L=256 の L²·H: 786432 ではありません。ヒント: 256 × 256 × 768 を計算します
     >>> expected_answer("04-09-2")
     0.8176
+
+An exercise whose answer is a tensor (lesson 04-18a: rebuild a layer's output) is compared with
+:func:`tensors_close`, the same tolerance the lesson states (:data:`TENSOR_ATOL`), and a wrong
+tensor is described by its shape, never printed::
+
+    >>> import torch
+    >>> check(torch.ones(2, 3), torch.ones(2, 3) + 1e-7, what="埋め込み", same=tensors_close)
+    ✅ 埋め込み: 正解です
+    >>> check(torch.ones(2, 3), torch.zeros(2, 3), what="埋め込み", hint="表を 3 つ足します", same=tensors_close)
+    ❌ 埋め込み: 形 (2, 3) のテンソルですが、値が一致しません。ヒント: 表を 3 つ足します
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,19 +54,69 @@ class ExerciseError(JbertError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def check(answer: object, expected: object, *, what: str = "答え", hint: str = "") -> None:
+#: Tolerance of a tensor answer (:func:`tensors_close`), the ``atol`` lesson 04-18a uses with
+#: ``torch.allclose``: float32 keeps about 7 significant digits (unit roundoff 2**-24 ≈ 6e-8), so
+#: the same sum taken in another order, or LayerNorm computed by another kernel, differs by about
+#: 1e-7 to 1e-6 on values of size 1; 1e-5 leaves a margin of 10 or more, while a real mistake (a
+#: missing table, the wrong eps, the tanh GELU, no mask) moves values by 1e-4 or far more.
+TENSOR_ATOL = 1e-5
+
+
+def _is_tensor(value: object) -> bool:
+    return hasattr(value, "detach") and hasattr(value, "shape")
+
+
+def tensors_close(answer: object, expected: object, *, atol: float = TENSOR_ATOL) -> bool:
+    """Whether ``answer`` is a tensor of ``expected``'s shape whose values are within ``atol`` of it.
+
+    The call is the lesson's own, ``torch.allclose(answer, expected, atol=atol)`` (``rtol`` keeps
+    its default 1e-5), on the CPU in float64, so a float64 or a GPU answer is judged by its values.
+    Anything that is not a tensor is not close.
+
+    >>> import torch
+    >>> tensors_close(torch.zeros(2), torch.full((2,), 5e-6)), tensors_close(torch.zeros(2), torch.full((2,), 5e-5))
+    (True, False)
+    >>> tensors_close(torch.zeros(1, 2), torch.zeros(2)), tensors_close([0.0, 0.0], torch.zeros(2))
+    (False, False)
+    """
+    if not (_is_tensor(answer) and _is_tensor(expected)):
+        return False
+    import torch
+
+    a = answer.detach().cpu().to(torch.float64)  # type: ignore[attr-defined]
+    e = expected.detach().cpu().to(torch.float64)  # type: ignore[attr-defined]
+    return a.shape == e.shape and bool(torch.allclose(a, e, atol=atol))
+
+
+def _shown(answer: object) -> str:
+    """How a wrong answer is named: its repr (cut at 80 characters), or for a tensor its shape."""
+    if _is_tensor(answer):
+        return f"形 {tuple(answer.shape)} のテンソルですが、値が一致しません"  # type: ignore[attr-defined]
+    text = repr(answer)
+    return f"{text if len(text) <= 80 else text[:79] + '…'} ではありません"
+
+
+def check(
+    answer: object,
+    expected: object,
+    *,
+    what: str = "答え",
+    hint: str = "",
+    same: Callable[[object, object], bool] = operator.eq,
+) -> None:
     """Print whether ``answer`` equals ``expected``; ``...`` means "not answered yet".
 
-    Returns nothing, so the check cell shows only the printed verdict.
+    ``same(answer, expected)`` decides (``==`` unless the exercise says otherwise, e.g.
+    :func:`tensors_close`). Returns nothing, so the check cell shows only the printed verdict.
     """
     if answer is Ellipsis:
         print(f"⏳ {what}: まだ答えが入っていません (... を答えに書き換えてから実行してください)")
         return
-    if answer == expected:
+    if same(answer, expected):
         print(f"✅ {what}: 正解です")
         return
     tail = f"。ヒント: {hint}" if hint else "。もう一度考えてみましょう"
-    print(f"❌ {what}: {answer!r} ではありません{tail}")
+    print(f"❌ {what}: {_shown(answer)}{tail}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +124,8 @@ class Exercise:
     """One exercise: what the check cell names, the hint shown on a wrong answer, the answer.
 
     ``needs`` names the lesson objects ``expected`` takes as keyword arguments
-    (``tokenizer``, ``bert``); ``expected`` computes the answer from them.
+    (``tokenizer``, ``bert``); ``expected`` computes the answer from them; ``same`` compares
+    the learner's answer with it (``==``, or :func:`tensors_close` for a tensor answer).
     """
 
     key: str
@@ -71,16 +133,19 @@ class Exercise:
     hint: str
     needs: tuple[str, ...]
     expected: Callable[..., object]
+    same: Callable[[object, object], bool] = operator.eq
 
 
 EXERCISES: dict[str, Exercise] = {}
 
 
-def _exercise(key: str, what: str, hint: str, *needs: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
+def _exercise(
+    key: str, what: str, hint: str, *needs: str, same: Callable[[object, object], bool] = operator.eq
+) -> Callable[[Callable[..., object]], Callable[..., object]]:
     def register(expected: Callable[..., object]) -> Callable[..., object]:
         if key in EXERCISES:
             raise ValueError(f"exercise {key} is registered twice")
-        EXERCISES[key] = Exercise(key, what, hint, needs, expected)
+        EXERCISES[key] = Exercise(key, what, hint, needs, expected, same)
         return expected
 
     return register
@@ -119,7 +184,7 @@ def check_exercise(key: str, answer: object, **objects: Any) -> None:
     if answer is Ellipsis:
         check(answer, None, what=exercise.what)
         return
-    check(answer, expected_answer(key, **objects), what=exercise.what, hint=exercise.hint)
+    check(answer, expected_answer(key, **objects), what=exercise.what, hint=exercise.hint, same=exercise.same)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,6 +452,41 @@ def _attention_shape(*, bert: Any) -> tuple[int, int, int, int]:
 def _attention_count(*, bert: Any) -> int:
     c = bert.config
     return c.num_hidden_layers * len(BATCH) * c.num_attention_heads * 32 * 32
+
+
+def _hidden_states(bert: Any, encoding: Any) -> Any:
+    """The model's own ``output_hidden_states`` (13 entries) for ``encoding``, on the model's device."""
+    import torch
+
+    device = next(bert.parameters()).device
+    with torch.no_grad():
+        return bert(**{k: v.to(device) for k, v in encoding.items()}, output_hidden_states=True).hidden_states
+
+
+@_exercise(
+    "04-18a-1",
+    "文対の埋め込み",
+    "token_type_ids を指定して符号化し、E_seg[tt] の tt に使います (文 B の位置は 1)。形は [1, L, H] です",
+    "tokenizer",
+    "bert",
+    same=tensors_close,
+)
+def _pair_embeddings(*, tokenizer: Any, bert: Any) -> Any:
+    pair = tokenizer(WEATHER, PC, return_tensors="pt", return_token_type_ids=True)
+    return _hidden_states(bert, pair)[0]
+
+
+@_exercise(
+    "04-18a-2",
+    "第 2 層の出力",
+    "入力は hidden_states[1]、重みは bert.encoder.layer[1] です。マスク・残差・LayerNorm の順を第 1 層と同じにします",
+    "tokenizer",
+    "bert",
+    same=tensors_close,
+)
+def _layer_2_output(*, tokenizer: Any, bert: Any) -> Any:
+    batch = tokenizer(BATCH, padding=True, return_tensors="pt", return_token_type_ids=True)
+    return _hidden_states(bert, batch)[2]
 
 
 @_exercise("04-19-1", "no_grad 中の重みの requires_grad", "no_grad が止めるのは記録で、重みの設定は変えません", "bert")

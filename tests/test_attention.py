@@ -1,4 +1,4 @@
-"""Tests of jbert_helpers.attention (lesson 04-18): the attention-map figure."""
+"""Tests of jbert_helpers.attention (lessons 04-18, 04-18a): the attention-map figures."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from jbert_helpers.attention import STANDIN_NOTE, AttentionPlotError, plot_attention
+from jbert_helpers.attention import PAD_MARK_COLOR, STANDIN_NOTE, AttentionPlotError, plot_attention, plot_mask_effect
 from jbert_helpers.errors import JbertError
 
 TOKENS = ["[CLS]", "明日", "は", "勉強", "[SEP]"]
@@ -93,3 +93,68 @@ def test_bad_input_raises_a_clear_error(weights: object, tokens: list[str], mess
     with pytest.raises(AttentionPlotError, match=message) as info:
         plot_attention(weights, tokens)
     assert isinstance(info.value, JbertError) and isinstance(info.value, ValueError)
+
+
+PADDED = ["[CLS]", "明日", "は", "[SEP]", "[PAD]", "[PAD]"]
+MASK = [1, 1, 1, 1, 0, 0]
+
+
+def _masked(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scores, softmax(scores + M)) for MASK, M built as transformers' eager_mask builds it."""
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.randn(6, 6, generator=g)
+    m = torch.where(torch.tensor(MASK)[None, :] == 1, 0.0, torch.finfo(torch.float32).min)
+    return scores, torch.softmax(scores + m, dim=-1)
+
+
+def _dashed_columns(ax: plt.Axes) -> list[float]:
+    """x of the left edge of every dashed outline drawn on ``ax``."""
+    return sorted(p.get_x() for p in ax.patches if p.get_linestyle() == "--")
+
+
+def test_key_mask_marks_exactly_the_pad_columns() -> None:
+    _, weights = _masked()
+    fig = plot_attention(weights, PADDED, key_mask=torch.tensor(MASK))
+    ax = fig.axes[0]
+    colours = [t.get_color() for t in ax.get_xticklabels()]
+    assert [c == PAD_MARK_COLOR for c in colours] == [False, False, False, False, True, True]
+    assert _dashed_columns(ax) == [3.5, 4.5]  # columns 4 and 5, each from j - 0.5
+    assert "[PAD]" in ax.get_xlabel()
+
+
+def test_without_pad_nothing_is_marked() -> None:
+    fig = plot_attention(_softmax_rows(5), TOKENS, key_mask=[1, 1, 1, 1, 1])
+    ax = fig.axes[0]
+    assert _dashed_columns(ax) == [] and PAD_MARK_COLOR not in [t.get_color() for t in ax.get_xticklabels()]
+
+
+def test_mask_effect_shows_scores_left_and_weights_right() -> None:
+    scores, weights = _masked()
+    fig = plot_mask_effect(scores, weights, PADDED, key_mask=MASK, title="文 0", standin=True)
+    left, right = fig.axes[:2]  # then the two colour bars
+    np.testing.assert_allclose(np.asarray(left.images[0].get_array()), scores.numpy(), rtol=1e-6)
+    shown = np.asarray(right.images[0].get_array())
+    np.testing.assert_allclose(shown, weights.numpy(), rtol=1e-6)
+    assert (shown[:, 4:] == 0).all() and (shown[:, :4] > 0).all()
+    assert _dashed_columns(left) == _dashed_columns(right) == [3.5, 4.5]
+    assert "マスク前" in left.get_title() and "softmax" in right.get_title()
+    assert fig._suptitle is not None and fig._suptitle.get_text() == f"文 0\n{STANDIN_NOTE}"
+    lo, hi = left.images[0].get_clim()
+    assert lo == -hi and hi == pytest.approx(float(scores.abs().max()))  # diverging scale centred on 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"key_mask": [1, 1, 1, 1, 0]}, "長さ 6"),
+        ({"key_mask": [1, 1, 1, 1, 0, 2]}, "0/1 以外"),
+        ({"scores": np.zeros((5, 5))}, "形が違います"),
+        ({"scores": np.full((6, 6), -np.inf)}, "マスクを足す前のスコア"),
+        ({"tokens": PADDED[:5]}, "トークンが 5 個"),
+    ],
+)
+def test_mask_effect_bad_input_raises_a_clear_error(kwargs: dict, message: str) -> None:
+    scores, weights = _masked()
+    args = {"scores": scores, "weights": weights, "tokens": PADDED, "key_mask": MASK} | kwargs
+    with pytest.raises(AttentionPlotError, match=message):
+        plot_mask_effect(args.pop("scores"), args.pop("weights"), args.pop("tokens"), **args)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import doctest
 import json
+import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
+import torch.nn.functional as F
 from transformers import BertJapaneseTokenizer, BertModel
 
 import jbert_helpers.exercises as exercises_module
-from jbert_helpers import check, check_exercise, expected_answer
+from jbert_helpers import TENSOR_ATOL, check, check_exercise, expected_answer, tensors_close
 from jbert_helpers.exercises import EXERCISES, ExerciseError
 from jbert_helpers.standin import ensure_standin
 
@@ -61,6 +65,68 @@ ANSWERS: dict[str, object] = {
 }
 
 
+# Lesson 04-18a's answers are tensors: rebuilt here by hand from the weights (the formulas of the
+# lesson, written independently of jbert_helpers/exercises.py, which asks the model instead).
+def _embeddings_by_hand(bert: BertModel, ids: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
+    emb = bert.embeddings
+    e = emb.word_embeddings.weight[ids] + emb.position_embeddings.weight[: ids.shape[1]]
+    e = e + emb.token_type_embeddings.weight[tt]
+    mu, var = e.mean(-1, keepdim=True), e.var(-1, unbiased=False, keepdim=True)
+    return (e - mu) / torch.sqrt(var + emb.LayerNorm.eps) * emb.LayerNorm.weight + emb.LayerNorm.bias
+
+
+def _layer_by_hand(
+    bert: BertModel, i: int, x: torch.Tensor, mask: torch.Tensor, *, use_mask: bool = True
+) -> torch.Tensor:
+    layer, c = bert.encoder.layer[i], bert.config
+    b, n, h = x.shape
+    heads, dk = c.num_attention_heads, c.hidden_size // c.num_attention_heads
+    sa = layer.attention.self
+    q, k, v = ((x @ m.weight.T + m.bias).view(b, n, heads, dk).transpose(1, 2) for m in (sa.query, sa.key, sa.value))
+    scores = q @ k.transpose(-1, -2) / math.sqrt(dk)
+    if use_mask:
+        scores = scores + torch.where(mask[:, None, None, :] == 1, 0.0, torch.finfo(scores.dtype).min)
+    context = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(b, n, h)
+    ao = layer.attention.output
+    x = F.layer_norm(
+        x + context @ ao.dense.weight.T + ao.dense.bias, (h,), ao.LayerNorm.weight, ao.LayerNorm.bias, ao.LayerNorm.eps
+    )
+    ffn = F.gelu(x @ layer.intermediate.dense.weight.T + layer.intermediate.dense.bias)
+    out = layer.output
+    return F.layer_norm(
+        x + ffn @ out.dense.weight.T + out.dense.bias, (h,), out.LayerNorm.weight, out.LayerNorm.bias, out.LayerNorm.eps
+    )
+
+
+def _pair(tokenizer: BertJapaneseTokenizer) -> dict[str, torch.Tensor]:
+    return tokenizer(
+        "明日の天気は晴れだ。", "パソコンが急に動かなくなった。", return_tensors="pt", return_token_type_ids=True
+    )
+
+
+def _batch(tokenizer: BertJapaneseTokenizer) -> dict[str, torch.Tensor]:
+    texts = ["明日は自然言語処理の勉強をしよう。", "明日はマシーンラーニングの勉強をしよう。"]
+    return tokenizer(texts, padding=True, return_tensors="pt", return_token_type_ids=True)
+
+
+def _pair_answer(tokenizer: BertJapaneseTokenizer, bert: BertModel) -> torch.Tensor:
+    pair = _pair(tokenizer)
+    return _embeddings_by_hand(bert, pair["input_ids"], pair["token_type_ids"])
+
+
+def _layer_2_answer(tokenizer: BertJapaneseTokenizer, bert: BertModel) -> torch.Tensor:
+    enc = _batch(tokenizer)
+    x0 = _embeddings_by_hand(bert, enc["input_ids"], enc["token_type_ids"])
+    x1 = _layer_by_hand(bert, 0, x0, enc["attention_mask"])
+    return _layer_by_hand(bert, 1, x1, enc["attention_mask"])
+
+
+TENSOR_ANSWERS: dict[str, Callable[[BertJapaneseTokenizer, BertModel], torch.Tensor]] = {
+    "04-18a-1": _pair_answer,
+    "04-18a-2": _layer_2_answer,
+}
+
+
 @pytest.fixture(scope="module")
 def objects() -> dict[str, object]:
     path = str(ensure_standin())
@@ -88,13 +154,71 @@ def test_doctests() -> None:
 
 
 def test_every_exercise_has_its_answer() -> None:
-    assert sorted(EXERCISES) == sorted(ANSWERS)
+    assert sorted(EXERCISES) == sorted([*ANSWERS, *TENSOR_ANSWERS])
 
 
 @pytest.mark.parametrize("key", sorted(ANSWERS))
 def test_expected_answer(objects: dict[str, object], key: str) -> None:
     tokenizer = objects["unidic"] if key == "04-04-2" else objects["tokenizer"]
     assert expected_answer(key, tokenizer=tokenizer, bert=objects["bert"]) == ANSWERS[key]
+
+
+@pytest.mark.parametrize("key", sorted(TENSOR_ANSWERS))
+def test_expected_tensor_answer(objects: dict[str, object], key: str) -> None:
+    with torch.no_grad():
+        by_hand = TENSOR_ANSWERS[key](objects["tokenizer"], objects["bert"])
+        expected = expected_answer(key, tokenizer=objects["tokenizer"], bert=objects["bert"])
+    assert tuple(expected.shape) == {"04-18a-1": (1, 19, 768), "04-18a-2": (2, 14, 768)}[key]
+    assert tensors_close(by_hand, expected)
+    assert float((by_hand - expected).abs().max()) < TENSOR_ATOL / 5  # float32 rounding only, well inside
+
+
+def _wrong_tensor_answers(tokenizer: BertJapaneseTokenizer, bert: BertModel) -> dict[str, list[torch.Tensor]]:
+    """Answers with one mistake each, the mistakes the exercises' hints are about."""
+    pair, enc = _pair(tokenizer), _batch(tokenizer)
+    x0 = _embeddings_by_hand(bert, enc["input_ids"], enc["token_type_ids"])
+    x1 = _layer_by_hand(bert, 0, x0, enc["attention_mask"])
+    return {
+        "04-18a-1": [
+            _embeddings_by_hand(bert, pair["input_ids"], torch.zeros_like(pair["token_type_ids"])),  # no segment B
+            _embeddings_by_hand(bert, pair["input_ids"], pair["token_type_ids"])[0],  # [L, H]: batch axis dropped
+        ],
+        "04-18a-2": [
+            _layer_by_hand(bert, 1, x1, enc["attention_mask"], use_mask=False),  # the [PAD] keys not masked
+            _layer_by_hand(bert, 0, x1, enc["attention_mask"]),  # layer 0's weights again
+            x1,  # hidden_states[1] itself
+        ],
+    }
+
+
+def test_tensor_exercises_right_wrong_and_unanswered(
+    capsys: pytest.CaptureFixture[str], objects: dict[str, object]
+) -> None:
+    tok, bert = objects["tokenizer"], objects["bert"]
+    with torch.no_grad():
+        wrong = _wrong_tensor_answers(tok, bert)
+        for key, make in sorted(TENSOR_ANSWERS.items()):
+            what, hint = EXERCISES[key].what, EXERCISES[key].hint
+            check_exercise(key, ..., tokenizer=tok, bert=bert)
+            check_exercise(key, make(tok, bert), tokenizer=tok, bert=bert)
+            check_exercise(key, make(tok, bert).tolist(), tokenizer=tok, bert=bert)  # a list, not a tensor
+            for answer in wrong[key]:
+                check_exercise(key, answer, tokenizer=tok, bert=bert)
+            unanswered, right, as_list, *mistakes = capsys.readouterr().out.splitlines()
+            assert unanswered.startswith(f"⏳ {what}") and right == f"✅ {what}: 正解です"
+            assert as_list.startswith(f"❌ {what}: [[") and as_list.endswith(f"… ではありません。ヒント: {hint}")
+            assert len(as_list) < 120 + len(hint)  # a long answer is cut, not printed in full
+            assert len(mistakes) == len(wrong[key])
+            for line, answer in zip(mistakes, wrong[key], strict=True):
+                assert line == f"❌ {what}: 形 {tuple(answer.shape)} のテンソルですが、値が一致しません。ヒント: {hint}"
+
+
+def test_the_lesson_states_the_checkers_tolerance() -> None:
+    """04-18a compares with torch.allclose(..., atol=1e-5): the same tolerance as the check cells."""
+    lesson = json.loads((NOTEBOOKS / "04-18a_inside_bert.ipynb").read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in lesson["cells"] if c["cell_type"] == "code")
+    atols = re.findall(r"atol=([0-9.e-]+)", code)
+    assert atols and {float(a) for a in atols} == {TENSOR_ATOL}
 
 
 def test_check_exercise_verdicts(capsys: pytest.CaptureFixture[str], objects: dict[str, object]) -> None:

@@ -482,3 +482,37 @@ def test_a_lesson_that_does_not_run_stops_grading_with_the_cell(tmp_path: Path) 
     nbformat.write(make_handout(broken), tmp_path / "subs" / "aoi" / "09-04_broken.ipynb")
     with pytest.raises(GradingError, match=r"セル 1: NameError"):
         grade(tmp_path / "subs", lessons_dir=tmp_path / "lessons", model="standin", limits=TEST_LIMITS)
+
+
+def test_an_exercise_with_a_tensor_answer_gets_an_error_row_not_a_failed_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """04-18a's answers are tensors (compared with a tolerance by the check cell): the grader says it
+    cannot grade them, row by row, instead of stopping the whole gradebook."""
+    lesson_nb = new_notebook(
+        cells=[
+            new_markdown_cell("# 9-5 テンソル"),
+            new_code_cell("answer = ..."),
+            new_code_cell("check(answer, 1)"),
+            new_code_cell("answer2 = ..."),
+            new_code_cell("check(answer2, 2)"),
+        ]
+    )
+    exercises = tuple(find_exercises(lesson_nb))
+    lesson = grading.Lesson("09-05_tensor", Path("09-05_tensor.ipynb"), "9-5 テンソル", exercises, frozenset())
+
+    class _FakeRunner:
+        def run(self, *args: object, **kwargs: object) -> dict:
+            return {
+                "answers": {"1": {"kind": "unsupported", "type": "torch.Tensor"}, "2": {"kind": "value", "repr": "2"}},
+                "stopped": None,
+            }
+
+    values = grading._expected_values(_FakeRunner(), lesson)  # type: ignore[arg-type]
+    assert values[1] == grading.NotGradable("torch.Tensor") and values[2] == 2
+    first, second = exercises
+    result = {"answers": {"1": {"kind": "unsupported", "type": "torch.Tensor"}, "2": {"kind": "value", "repr": "2"}}}
+    result |= {"cell_errors": {}, "stopped": None}
+    status, reason = grading._judge(first, first, 1, result, values[1], 15)
+    assert status == "error" and "torch.Tensor" in reason and "確認セル" in reason
+    assert grading._judge(second, second, 3, result, values[2], 15) == ("correct", "")
+    result["answers"]["1"] = {"kind": "value", "repr": "1"}  # even an answer equal to nothing gradable
+    assert grading._judge(first, first, 1, result, values[1], 15)[0] == "error"

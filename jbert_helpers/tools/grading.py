@@ -638,12 +638,27 @@ def _expected_values(runner: _Runner, lesson: Lesson) -> dict[int, Any]:
     values: dict[int, Any] = {}
     for e in lesson.exercises:
         wired = result["answers"].get(str(e.number), {})
+        if wired.get("kind") == "unsupported":  # e.g. a tensor (04-18a): judged by the check cell only
+            values[e.number] = NotGradable(str(wired.get("type", "?")))
+            continue
         if wired.get("kind") != "value":
             raise GradingError(
                 f"{lesson.path.name} 演習 {e.number}: 正解の値を読めません ({wired}) / expected value unreadable"
             )
         values[e.number] = ast.literal_eval(wired["repr"])
     return values
+
+
+@dataclass(frozen=True)
+class NotGradable:
+    """The expected value of an exercise whose answer is not plain data (a tensor, say).
+
+    The grader compares only plain data in its own process; such an exercise (lesson 04-18a's
+    rebuilt tensors, compared with a tolerance by the check cell) gets an ``error`` row saying
+    so, and the rest of the gradebook is graded as usual.
+    """
+
+    type_name: str
 
 
 def _short(value: Any) -> str:
@@ -658,6 +673,13 @@ def _judge(
 
     ``answer_cell`` is the submission's answer cell; an error there makes the exercise an error.
     """
+    if isinstance(expected, NotGradable):
+        return (
+            "error",
+            f"この演習の答えは {expected.type_name} で、jbert grade は採点できません"
+            " (数・文字列・リスト・タプル・真偽値だけ)。提出したノートブックの確認セルで確かめてください"
+            " / answer type not gradable",
+        )
     if sub_ex is None:
         return "not_answered", "確認のセル (check) が提出にありません / the check cell is missing"
     if answer_cell is None:
