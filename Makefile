@@ -28,6 +28,7 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Unit, property and reference tests plus nbval over every notebook (2 workers, one notebook per worker).
 unit: $(STAMP)

@@ -26,7 +26,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -108,10 +108,16 @@ def _mark_masked_keys(ax: Axes, real: np.ndarray, *, note: str) -> None:
     for j, tick in enumerate(ax.get_xticklabels()):
         if not real[j]:
             tick.set_color(PAD_MARK_COLOR)
-    for j in np.flatnonzero(~real):
+    for column in np.flatnonzero(~real):
         ax.add_patch(
             Rectangle(
-                (j - 0.5, -0.5), 1.0, float(size), fill=False, edgecolor=PAD_MARK_COLOR, linestyle="--", linewidth=1.5
+                (column - 0.5, -0.5),
+                1.0,
+                float(size),
+                fill=False,
+                edgecolor=PAD_MARK_COLOR,
+                linestyle="--",
+                linewidth=1.5,
             )
         )
     ax.set_xlabel(f"{ax.get_xlabel()}\n赤い破線: {note}")
@@ -160,7 +166,7 @@ def plot_attention(
         size = max(4.0, 0.38 * len(labels) + 2.0)
         fig, ax = plt.subplots(figsize=(size + 1.0, size))
     else:
-        fig = ax.figure
+        fig = cast("Figure", ax.figure)  # the axes may sit in a SubFigure; we hand back the figure it draws in
     image = ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=max(float(matrix.max()), 1e-12))
     positions = np.arange(len(labels))
     ax.set_xticks(positions, labels, rotation=90)

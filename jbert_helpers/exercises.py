@@ -42,7 +42,10 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    import torch
 
 from .errors import JbertError
 
@@ -62,7 +65,7 @@ class ExerciseError(JbertError, KeyError):
 TENSOR_ATOL = 1e-5
 
 
-def _is_tensor(value: object) -> bool:
+def _is_tensor(value: object) -> TypeGuard[torch.Tensor]:
     return hasattr(value, "detach") and hasattr(value, "shape")
 
 
@@ -83,15 +86,15 @@ def tensors_close(answer: object, expected: object, *, atol: float = TENSOR_ATOL
         return False
     import torch
 
-    a = answer.detach().cpu().to(torch.float64)  # type: ignore[attr-defined]
-    e = expected.detach().cpu().to(torch.float64)  # type: ignore[attr-defined]
+    a = answer.detach().cpu().to(torch.float64)
+    e = expected.detach().cpu().to(torch.float64)
     return a.shape == e.shape and bool(torch.allclose(a, e, atol=atol))
 
 
 def _shown(answer: object) -> str:
     """How a wrong answer is named: its repr (cut at 80 characters), or for a tensor its shape."""
     if _is_tensor(answer):
-        return f"形 {tuple(answer.shape)} のテンソルですが、値が一致しません"  # type: ignore[attr-defined]
+        return f"形 {tuple(answer.shape)} のテンソルですが、値が一致しません"
     text = repr(answer)
     return f"{text if len(text) <= 80 else text[:79] + '…'} ではありません"
 

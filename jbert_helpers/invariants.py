@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import EncodingError
 
@@ -70,8 +71,8 @@ class EncodingReport:
     def __repr__(self) -> str:
         return str(self)
 
-    def _repr_pretty_(self, p: object, cycle: bool) -> None:  # IPython display
-        p.text(str(self))  # type: ignore[attr-defined]
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython display
+        p.text(str(self))
 
 
 def _to_rows(value: object, key: str) -> tuple[list[list[int]], bool]:

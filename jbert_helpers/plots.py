@@ -34,19 +34,21 @@ REAL_COLOR, PAD_COLOR = "#1f77b4", "#c7c7c7"
 
 def _mask_rows(mask: object, label: str) -> list[list[int]]:
     """An attention mask (list of lists, tensor or array; one row or a batch) as rows of 0/1 ints."""
-    if hasattr(mask, "detach"):  # torch.Tensor
-        if mask.dtype.is_floating_point or mask.is_complex():  # type: ignore[attr-defined]
+    if hasattr(mask, "detach"):  # torch.Tensor (not imported here: plots work without torch)
+        tensor: Any = mask
+        if tensor.dtype.is_floating_point or tensor.is_complex():
             raise EncodingError(
-                f"{label}: attention_mask の dtype が {mask.dtype} です。整数 (0/1) のマスクを渡してください: "  # type: ignore[attr-defined]
+                f"{label}: attention_mask の dtype が {tensor.dtype} です。整数 (0/1) のマスクを渡してください: "
                 "tokenizer(...)['attention_mask'] をそのまま使います。"
             )
-        mask = mask.detach().cpu().tolist()  # type: ignore[attr-defined]
+        mask = tensor.detach().cpu().tolist()
     elif hasattr(mask, "dtype") and hasattr(mask, "tolist"):  # numpy.ndarray
-        if mask.dtype.kind not in "iub":  # type: ignore[attr-defined]
+        array: Any = mask
+        if array.dtype.kind not in "iub":
             raise EncodingError(
-                f"{label}: attention_mask の dtype が {mask.dtype} です。整数 (0/1) の配列を渡してください。"  # type: ignore[attr-defined]
+                f"{label}: attention_mask の dtype が {array.dtype} です。整数 (0/1) の配列を渡してください。"
             )
-        mask = mask.tolist()  # type: ignore[attr-defined]
+        mask = array.tolist()
     if isinstance(mask, (str, bytes)) or not isinstance(mask, Sequence):
         raise EncodingError(
             f"{label}: attention_mask は 0/1 のリストのリスト (バッチ) のはずですが {type(mask).__name__} です。"
@@ -217,8 +219,8 @@ class AttentionCostTable:
     def __repr__(self) -> str:
         return str(self)
 
-    def _repr_pretty_(self, p: object, cycle: bool) -> None:  # IPython display
-        p.text(str(self))  # type: ignore[attr-defined]
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython display
+        p.text(str(self))
 
 
 def attention_cost_table(

@@ -180,11 +180,13 @@ def merge_windows(windows: TokenWindows, outputs: object, *, how: str = "central
     if how not in ("central", "mean"):
         raise WindowError(f"how は 'central' か 'mean' です (how={how!r})。")
     if hasattr(outputs, "detach"):
-        outputs = outputs.detach().cpu().numpy()  # type: ignore[attr-defined]
+        outputs = outputs.detach().cpu().numpy()
     try:
         array = np.asarray(outputs)
-    except ValueError as e:
-        raise WindowError("outputs の行の長さがそろっていません: パディングしたバッチの出力を渡してください。") from e
+    except ValueError as error:
+        raise WindowError(
+            "outputs の行の長さがそろっていません: パディングしたバッチの出力を渡してください。"
+        ) from error
     need = max(e - s for s, e in windows.spans) + 2
     if array.ndim < 2 or array.shape[0] != len(windows.spans) or array.shape[1] < need:
         raise WindowError(

@@ -116,10 +116,11 @@ def _assigns(source: str, variable: str) -> bool:
 
 
 def _what(call: ast.Call, number: int) -> str:
-    if isinstance(call.func, ast.Name) and call.func.id == "check_exercise":
+    if isinstance(call.func, ast.Name) and call.func.id == "check_exercise" and call.args:
         from ..exercises import EXERCISES
 
-        key = call.args[0].value  # type: ignore[attr-defined]
+        first = call.args[0]
+        key = first.value if isinstance(first, ast.Constant) else ast.unparse(first)
         return EXERCISES[key].what if key in EXERCISES else str(key)
     for kw in call.keywords:
         if kw.arg == "what" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):

@@ -145,7 +145,7 @@ def _cap_output(limit: int) -> None:
             original(self, OUTPUT_NOTE)
         return len(string)
 
-    iostream.OutStream.write = write  # type: ignore[method-assign]
+    setattr(iostream.OutStream, "write", write)  # noqa: B010  (patch the class: every stream of the kernel)
 
 
 def main(argv: list[str] | None = None) -> None:
