@@ -1,7 +1,8 @@
 """Which MeCab word each token came from: a ``word_ids`` list for the slow tokenizer.
 
 Introduced in lesson 04-04. A fast tokenizer answers ``encoding.word_ids()``; the slow
-``BertJapaneseTokenizer`` has no offsets and raises ``ValueError: word_ids() is not available
+``BertJapaneseTokenizer`` produces no Rust ``Encoding`` (the token ↔ word ↔ character map that
+``word_ids()`` reads) and raises ``ValueError: word_ids() is not available
 when using Python based tokenizers``. Its two stages give the answer anyway: ``tokenize`` is
 
 * the split at special-token strings (``tokenizer.tokens_trie``, as ``PreTrainedTokenizer.tokenize``
@@ -59,8 +60,8 @@ def word_alignment(tokenizer: Any, text: str) -> WordAlignment:
 
     Words are MeCab's words (``tokenizer.word_tokenizer``), in order; a special-token string typed
     in the text (``[MASK]``) is one word of its own, as ``tokenize`` keeps it whole. Raises
-    :class:`~jbert_helpers.errors.TextCheckError` when ``tokenizer`` is not a MeCab → WordPiece
-    tokenizer or ``text`` is not a ``str``, and :class:`~jbert_helpers.errors.TextAlignmentError`
+    :class:`~jbert_helpers.errors.TextCheckError` when ``tokenizer`` does not do both stages
+    (no ``word_tokenizer``/``subword_tokenizer``, or ``do_word_tokenize``/``do_subword_tokenize`` off) or ``text`` is not a ``str``, and :class:`~jbert_helpers.errors.TextAlignmentError`
     if the rebuilt tokens are not ``tokenizer.tokenize(text)``.
 
     Example::

@@ -3,7 +3,7 @@
 * :func:`plot_bert_architecture` — embeddings (token + position + segment → LayerNorm), the
   ``num_hidden_layers`` encoder layers, one of them opened up (multi-head attention → residual +
   LayerNorm → FFN → residual + LayerNorm), the pooler; every number comes from the model's config
-  (Devlin et al. 2019, Figure 2 and 3.1; the layer is Vaswani et al. 2017's encoder layer, Figure 1).
+  (Devlin et al. 2019, Figure 2 and section 3; the layer is Vaswani et al. 2017's encoder layer, Figure 1).
 * :func:`plot_word_pieces` — one sentence as text, as MeCab words and as WordPiece tokens, each
   word's tokens drawn under it, with the ``word_ids`` (from :func:`jbert_helpers.word_alignment`).
 

@@ -12,7 +12,7 @@
 
 Everything here is deterministic (integers and rounded ratios) so that nbval can compare it;
 bad input raises :class:`~jbert_helpers.errors.EncodingError` saying what was wrong and the fix.
-Introduced in lesson 04-12.
+Introduced in lesson 04-12 (the padding picture and the cost table) and 04-09 (the additive mask).
 """
 
 from __future__ import annotations
@@ -258,7 +258,8 @@ def additive_mask(attention_mask: object, *, dtype: object = None) -> Any:
     (the ``1`` broadcasts over the heads). This is what transformers 5 builds for BERT with
     ``attn_implementation="eager"`` (``masking_utils.create_bidirectional_mask`` → ``eager_mask``:
     the boolean mask turned into ``0`` / ``finfo.min``); the default ``"sdpa"`` passes the boolean
-    mask itself to PyTorch. Both build no mask at all (``None``) when no row has ``[PAD]``.
+    mask itself to PyTorch. Both build no mask at all (``None``) when no row has ``[PAD]``; this
+    function always returns the matrix (all zeros then), so that it can be drawn.
     Introduced in lesson 04-09.
 
     Example::
