@@ -89,3 +89,10 @@ class DiagramError(JbertError, ValueError):
 class WindowError(JbertError, ValueError):
     """A long text cannot be split into windows, or window outputs cannot be merged back
     (:mod:`jbert_helpers.windows`); the message says which argument to change."""
+
+
+class ExerciseError(JbertError, KeyError):
+    """An exercise key that is not registered, or a check cell that did not pass what it needs."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes around it
+        return str(self.args[0]) if self.args else ""

@@ -47,15 +47,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 if TYPE_CHECKING:
     import torch
 
-from .errors import JbertError
-
-
-class ExerciseError(JbertError, KeyError):
-    """An exercise key that is not registered, or a check cell that did not pass what it needs."""
-
-    def __str__(self) -> str:  # KeyError would print the message with quotes around it
-        return str(self.args[0]) if self.args else ""
-
+from .errors import ExerciseError
 
 #: Tolerance of a tensor answer (:func:`tensors_close`), the ``atol`` lesson 04-18a uses with
 #: ``torch.allclose``: float32 keeps about 7 significant digits (unit roundoff 2**-24 ≈ 6e-8), so

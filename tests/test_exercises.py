@@ -17,7 +17,8 @@ from transformers import BertJapaneseTokenizer, BertModel
 
 import jbert_helpers.exercises as exercises_module
 from jbert_helpers import TENSOR_ATOL, check, check_exercise, expected_answer, tensors_close
-from jbert_helpers.exercises import EXERCISES, ExerciseError
+from jbert_helpers.errors import ExerciseError
+from jbert_helpers.exercises import EXERCISES
 from jbert_helpers.standin import ensure_standin
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

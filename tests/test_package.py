@@ -41,3 +41,22 @@ def test_lessons_import_only_from_the_package_itself() -> None:
             if cell["cell_type"] == "code" and re.search(r"(from|import)\s+jbert_helpers\.", source):
                 found.append(path.name)
     assert notebooks and found == []
+
+
+def test_every_public_exception_lives_in_errors_py() -> None:
+    """One place to read every error jbert raises (a private control-flow signal may stay local)."""
+    import inspect
+    import pkgutil
+    from importlib import import_module
+
+    from jbert_helpers import errors
+
+    elsewhere = []
+    for info in pkgutil.walk_packages(jbert_helpers.__path__, "jbert_helpers."):
+        module = import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == info.name:
+                if not name.startswith("_") and module is not errors:
+                    elsewhere.append(f"{info.name}.{name}")
+    assert elsewhere == []
+    assert issubclass(errors.ExerciseError, errors.JbertError)
