@@ -11,7 +11,7 @@ N      ?= 20
 # whose stored outputs hold a figure, plus 04-13 (tests/browser/lessons.py reads them from the notebooks).
 BROWSER_NOTEBOOKS ?=
 
-.PHONY: setup lab test lint unit audit real-path system-deps browser-test browser-test-if-possible flake-check benchmark versions-matrix clean
+.PHONY: setup lab test lint unit audit real-path other-pythons pythons system-deps browser-test browser-test-if-possible flake-check benchmark versions-matrix clean
 
 setup: $(STAMP)
 
@@ -44,8 +44,22 @@ audit: $(STAMP)
 real-path: $(STAMP)
 	$(BIN)/python scripts/nbval_variants.py real-path
 
-# The whole suite: lint, pytest (unit + nbval), the audit, the real-model path, and the real-browser check.
-test: lint unit audit real-path browser-test-if-possible
+# The whole suite: lint, pytest (unit + nbval), the audit, the real-model path, the real-browser check,
+# and the unit tests + one lesson under the other Pythons learners have.
+test: lint unit audit real-path browser-test-if-possible other-pythons
+
+# Pythons learners have besides .venv's 3.11: Ubuntu 24.04 and Colab 3.12, Debian 13 and Homebrew 3.13.
+# Each gets its own venv (.venv-<version>, same requirements and constraints; torch is PyPI's CUDA build
+# there, about 4.5 GB). An interpreter this machine lacks is reported NOT RUN, never as passed.
+OTHER_PYTHONS ?= 3.12 3.13
+
+# The unit tests and one lesson (04-16, a model lesson) under nbval, under each of OTHER_PYTHONS.
+other-pythons:
+	@for v in $(OTHER_PYTHONS); do scripts/other_python.sh $$v smoke || exit 1; done
+
+# The whole pytest suite (unit tests + every lesson) under 3.11 (.venv) and each of OTHER_PYTHONS.
+pythons: unit
+	@for v in $(OTHER_PYTHONS); do scripts/other_python.sh $$v full || exit 1; done
 
 # The real-browser check needs Chromium with a Japanese and an emoji font. `make test` never installs
 # system packages: where they are missing it reports the check as NOT RUN (never as passed) and says
@@ -84,4 +98,4 @@ versions-matrix:
 	scripts/versions_matrix.sh 4-latest pinned
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-3.*
