@@ -102,27 +102,41 @@ def ensure_user(name: str, home: Path) -> None:
     home.chmod(0o700)
 
 
-def unreachable_root_prefix(python: Path) -> Path | None:
-    """The interpreter's install folder if it lies under /root (which students cannot traverse)."""
-    real = python.resolve()
-    if real.is_relative_to("/root") and not os.stat("/root").st_mode & 0o001:
-        base = real.parent.parent  # <prefix>/bin/python3.x -> <prefix>
-        return Path("/root", base.relative_to("/root").parts[0])  # e.g. /root/.pyenv
-    return None
+def hidden_under_root(python: Path, repo: Path) -> list[Path]:
+    """What the students need that lies under /root when /root is closed to them (mode 700).
+
+    The venv's interpreter (pyenv installs under ``/root/.pyenv``) and the checkout itself (a CI clone
+    may be under /root): the top folder under /root of each, e.g. ``/root/.pyenv``.
+    """
+    if os.stat("/root").st_mode & 0o001:
+        return []
+    tops = []
+    for path in (python.resolve(), repo.resolve()):
+        if path.is_relative_to("/root") and path != Path("/root"):
+            top = Path("/root", path.relative_to("/root").parts[0])
+            if top not in tops:
+                tops.append(top)
+    return tops
 
 
-def namespace_prefix(hidden: Path | None) -> list[str]:
-    """Command prefix that runs a program with ``hidden`` (under /root) reachable, /root otherwise empty."""
-    if hidden is None:
+def namespace_prefix(hidden: list[Path]) -> list[str]:
+    """Command prefix that runs a program with the folders ``hidden`` (under /root) reachable, /root otherwise empty.
+
+    A private mount namespace: each folder is bind-mounted aside, an empty tmpfs is mounted on /root,
+    and the folders are bind-mounted back into it. The machine's /root is not changed.
+    """
+    if not hidden:
         return []
     if shutil.which("unshare") is None:
-        raise NotRun(f"the venv's interpreter is under {hidden} (students cannot reach it) and unshare is missing")
+        raise NotRun(f"the students cannot reach {', '.join(map(str, hidden))} (under /root) and unshare is missing")
     script = (
-        'set -e; stash=$(mktemp -d); mount --bind "$1" "$stash"; '
+        'set -e; stash=$(mktemp -d); for d in "$@"; do [ "$d" = -- ] && break; '
+        'mkdir -p "$stash/$(basename "$d")"; mount --bind "$d" "$stash/$(basename "$d")"; done; '
         "mount -t tmpfs -o mode=755,size=1m jbert-root /root; "
-        'mkdir -p "$1"; mount --bind "$stash" "$1"; umount "$stash"; rmdir "$stash"; shift; exec "$@"'
+        'while [ "$1" != -- ]; do mkdir -p "$1"; mount --bind "$stash/$(basename "$1")" "$1"; '
+        'umount "$stash/$(basename "$1")"; rmdir "$stash/$(basename "$1")"; shift; done; rmdir "$stash"; shift; exec "$@"'
     )
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "jbert-ns", str(hidden)]
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "jbert-ns", *map(str, hidden), "--"]
 
 
 def preflight(require_users_ok: bool = True) -> None:
@@ -524,9 +538,10 @@ def check(args: argparse.Namespace) -> int:
             shutil.copy2(lesson_path, copy)
             os.chown(copy, entry.pw_uid, entry.pw_gid)
         (tmp / "home").chmod(0o755)
-        prefix = namespace_prefix(unreachable_root_prefix(PY))
-        if prefix:
-            log(f"the venv's interpreter is under {prefix[-1]}: the Hub runs in a mount namespace that exposes it")
+        hidden = hidden_under_root(PY, ROOT)
+        prefix = namespace_prefix(hidden)
+        if hidden:
+            log(f"the students cannot enter /root; the Hub runs in a mount namespace exposing only {hidden}")
         probe = subprocess.run(
             [*prefix, "runuser", "-u", USERS[0], "--", str(PY), "-c", "import jupyterhub, jbert_helpers, torch"],
             capture_output=True,
@@ -535,6 +550,9 @@ def check(args: argparse.Namespace) -> int:
             cwd=tmp,
         )
         if probe.returncode != 0:
+            closed = [str(d) for p in (PY.resolve(), ROOT) for d in p.parents if not os.stat(d).st_mode & 0o001]
+            if closed and not hidden:
+                raise NotRun(f"the students cannot enter {closed[0]} (no x bit for others): put the checkout elsewhere")
             raise NotRun(
                 f"the students cannot run {PY} and import the lesson's packages: {probe.stderr.strip()[-400:]}"
             )
