@@ -12,8 +12,9 @@ weights file's mapping. When every student has finished, the kernels stay alive 
 one last measurement, then stop. Reported per N:
 
 * wall time per student: from starting the kernel to the end of the last cell (median / max);
-* peak total memory: the largest sum over the kernels of PSS (proportional set size: shared pages
-  divided among the processes sharing them, so the sum is what the kernels cost together), and
+* peak total memory: the largest sum of PSS (proportional set size: shared pages divided among the
+  processes sharing them, so the sum is what they cost together) over the kernels and the processes they
+  start (04-19 measures memory in subprocesses that load the model), and
   the drop of MemAvailable over the run (the system's view, includes the drivers);
 * per kernel (at the idle end, median): RSS, PSS, private (Private_Clean + Private_Dirty), Shared_Clean;
 * the weights: the mapping of ``pytorch_model.bin`` in each kernel — its RSS, PSS and Shared_Clean;
@@ -106,6 +107,26 @@ def read_weights(pid: int) -> dict[str, int] | None:
     return total
 
 
+def with_descendants(roots: set[int]) -> dict[int, int]:
+    """Every live process in the trees of ``roots``: pid -> its root (04-19 measures in subprocesses)."""
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out = {}
+    for pid in parent:
+        p, seen = pid, 0
+        while p in parent and p not in roots and seen < 64:
+            p, seen = parent[p], seen + 1
+        if p in roots:
+            out[pid] = p
+    return out
+
+
 def mem_available() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
@@ -124,16 +145,20 @@ class Sampler(threading.Thread):
         self.weights_peak: dict[int, dict[str, int]] = {}
         self.min_available = mem_available()
         self.samples = 0
+        self.children_seen: set[int] = set()
 
     def run(self) -> None:
         tick = 0
         while not self.stop_flag.is_set():
             total = 0
-            for pid in list(self.pids):
+            for pid, root in with_descendants(set(self.pids)).items():
                 roll = read_rollup(pid)
                 if roll is None:
                     continue
                 total += roll["Pss"]
+                if pid != root:
+                    self.children_seen.add(pid)
+                    continue
                 peak = self.peak.setdefault(pid, dict.fromkeys(FIELDS, 0))
                 for k, v in roll.items():
                     peak[k] = max(peak[k], v)
@@ -249,6 +274,7 @@ def run_n(lesson: Path, n: int, env: dict[str, str], interval: float, timeout: f
         "weights_shared": shared,
         "load_1min": load,
         "samples": sampler.samples,
+        "subprocesses_seen": len(sampler.children_seen),
     }
 
 
