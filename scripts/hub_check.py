@@ -62,6 +62,12 @@ SHARED_USERS = USERS[:2]  # the recipe's environment; USERS[2] starts without th
 GECOS = "jbert hub-check student"
 PROBE_MARK = "JBERT-PROBE "
 ARTIFACTS = ROOT / "artifacts" / "hub-check"
+# What a student's server and kernel import first; run as a student before the Hub starts. ssl matters:
+# a copied pyenv Python loads another libpython for other users and fails exactly there.
+PROBE_IMPORTS = (
+    "import ssl, sys, jupyterhub.singleuser, jbert_helpers, torch, ipykernel; "
+    f"assert sys.version == {sys.version!r}, sys.version"
+)
 
 
 class NotRun(Exception):
@@ -543,7 +549,7 @@ def check(args: argparse.Namespace) -> int:
         if hidden:
             log(f"the students cannot enter /root; the Hub runs in a mount namespace exposing only {hidden}")
         probe = subprocess.run(
-            [*prefix, "runuser", "-u", USERS[0], "--", str(PY), "-c", "import jupyterhub, jbert_helpers, torch"],
+            [*prefix, "runuser", "-u", USERS[0], "--", str(PY), "-c", PROBE_IMPORTS],
             capture_output=True,
             text=True,
             timeout=120,
@@ -665,6 +671,12 @@ def report(results: list, stored, shared: dict[str, str], tmp: Path) -> int:
         print("\nhub check FAILED:")
         for f in failures:
             print(f"  - {f}")
+        log_lines = (tmp / "hub" / "hub.log").read_text(errors="replace").splitlines()
+        errors = [ln for ln in log_lines if "Error" in ln or "[E " in ln or "error" in ln]
+        if errors:
+            print("JupyterHub's log, its last error lines:")
+            for line in errors[-8:]:
+                print(f"    {line[:300]}")
         print(f"(JupyterHub's log and the executed notebooks: {ARTIFACTS.relative_to(ROOT)}/)")
         return 1
     print(f"hub check: {len(USERS)} passed, 0 failed")
