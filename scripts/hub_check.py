@@ -559,9 +559,8 @@ def check(args: argparse.Namespace) -> int:
             closed = [str(d) for p in (PY.resolve(), ROOT) for d in p.parents if not os.stat(d).st_mode & 0o001]
             if closed and not hidden:
                 raise NotRun(f"the students cannot enter {closed[0]} (no x bit for others): put the checkout elsewhere")
-            raise NotRun(
-                f"the students cannot run {PY} and import the lesson's packages: {probe.stderr.strip()[-400:]}"
-            )
+            last = (probe.stderr.strip().splitlines() or ["(no message)"])[-1][:400]
+            raise NotRun(f"the students cannot run {PY} and import what the server and kernel need: {last}")
 
         log("admin: jbert prefetch --standin into the shared cache, then chmod -R a+rX")
         env = dict(os.environ, **shared, HF_HUB_OFFLINE="1")
