@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -137,8 +138,9 @@ def mem_available() -> int:
 class Sampler(threading.Thread):
     """Samples every known kernel's smaps_rollup (and weights mapping) until stopped."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, floor_kb: int) -> None:
         super().__init__(daemon=True)
+        self.floor_kb, self.low_memory = floor_kb, threading.Event()
         self.interval, self.pids, self.stop_flag = interval, set(), threading.Event()
         self.peak_total_pss = 0
         self.peak: dict[int, dict[str, int]] = {}
@@ -169,7 +171,10 @@ class Sampler(threading.Thread):
                         for k, v in w.items():
                             wp[k] = max(wp[k], v)
             self.peak_total_pss = max(self.peak_total_pss, total)
-            self.min_available = min(self.min_available, mem_available())
+            available = mem_available()
+            self.min_available = min(self.min_available, available)
+            if available < self.floor_kb:
+                self.low_memory.set()
             self.samples += 1
             tick += 1
             self.stop_flag.wait(self.interval)
@@ -179,10 +184,19 @@ def mib(kb: float) -> float:
     return kb / KIB
 
 
-def run_n(lesson: Path, n: int, env: dict[str, str], interval: float, timeout: float) -> dict:
+def kill_trees(pids: list[int]) -> None:
+    """SIGKILL the given processes (this script's drivers) and everything they started (their kernels)."""
+    for pid in with_descendants(set(pids)):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run_n(lesson: Path, n: int, env: dict[str, str], interval: float, timeout: float, floor_mib: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"jbert-class-{n}-"))
     release = work / "release"
-    sampler = Sampler(interval)
+    sampler = Sampler(interval, floor_mib * KIB)
     available_before = mem_available()
     sampler.start()
     procs = []
@@ -219,7 +233,9 @@ def run_n(lesson: Path, n: int, env: dict[str, str], interval: float, timeout: f
         while time.monotonic() < deadline and not all(
             "done" in r or p.poll() is not None for r, p in zip(results, procs, strict=True)
         ):
-            time.sleep(0.5)
+            if sampler.low_memory.wait(0.5):  # the machine is running out: stop before anything else suffers
+                kill_trees([p.pid for p in procs])
+                break
         all_done = time.monotonic() - t0
         failed = sum(1 for r in results if "done" not in r)
         time.sleep(max(2 * interval, 1.0))  # a few samples of N idle kernels that have finished
@@ -263,6 +279,7 @@ def run_n(lesson: Path, n: int, env: dict[str, str], interval: float, timeout: f
     return {
         "n": n,
         "finished": n - failed,
+        "stopped_low_memory": sampler.low_memory.is_set(),
         "wall_median_s": med(walls),
         "wall_max_s": max(walls) if walls else None,
         "all_done_s": all_done,
@@ -326,8 +343,13 @@ def table(results: list[dict]) -> str:
     )
     lines = [head, "|" + "---|" * 9]
     for r in results:
+        if r.get("skipped"):
+            lines.append(f"| {r['lesson']} | {r['n']} | not run: {r['skipped']} |" + " |" * 6)
+            continue
         k, w = r["per_kernel_idle"], r["weights_mapping"]
         shared = {True: "yes", False: "no", None: "(N=1)"}[r["weights_shared"]]
+        if r["stopped_low_memory"]:
+            shared += f"; stopped at {r['all_done_s']:.0f} s: MemAvailable < {r['floor_mib']} MiB"
         lines.append(
             f"| {r['lesson']} | {r['n']} | {r['finished']}/{r['n']} | {fmt(r['wall_median_s'], '.1f')} "
             f"({fmt(r['wall_max_s'], '.1f')}) | {fmt(r['peak_total_pss_mib'])} | {fmt(r['mem_available_drop_mib'])} | "
@@ -347,7 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", default="1,5,10,20", help="numbers of students, comma-separated")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between memory samples")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed for one N")
-    parser.add_argument("--json", type=Path, help="also write the numbers to this file")
+    parser.add_argument(
+        "--min-available-mib",
+        type=int,
+        default=4096,
+        help="stop a run (kill its kernels) when MemAvailable falls below this; larger N of that lesson are skipped",
+    )
+    parser.add_argument("--json", type=Path, help="also write the numbers to this file (after each run)")
     args = parser.parse_args(argv)
     lessons = args.lesson or ["04-16_forward_pass.ipynb", "04-19_no_grad.ipynb"]
     counts = [int(c) for c in args.counts.split(",")]
@@ -366,12 +394,20 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         for name in lessons:
+            out_of_memory = None
             for n in counts:
+                if out_of_memory is not None:
+                    results.append({"lesson": name, "n": n, "skipped": f"N={out_of_memory} ran out of memory"})
+                    continue
                 print(f"{name}: N={n} …", flush=True)
-                r = run_n(ROOT / "notebooks" / name, n, env, args.interval, args.timeout)
-                r["lesson"] = name
+                r = run_n(ROOT / "notebooks" / name, n, env, args.interval, args.timeout, args.min_available_mib)
+                r["lesson"], r["floor_mib"] = name, args.min_available_mib
                 results.append(r)
                 print(table([r]).splitlines()[-1], flush=True)
+                if r["stopped_low_memory"]:
+                    out_of_memory = n
+                if args.json:
+                    write_json(args.json, started, server_pss, results)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
     print()
@@ -381,17 +417,22 @@ def main(argv: list[str] | None = None) -> int:
         f"started {started}, {os.cpu_count()} cores, {mib(mem_total()) / KIB:.1f} GiB, stand-in (CPU, random weights)"
     )
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        info = {
-            "started": started,
-            "cores": os.cpu_count(),
-            "mem_total_gib": mib(mem_total()) / KIB,
-            "model": "standin (shared read-only JBERT_CACHE_DIR)",
-            "jupyter_server_idle_pss_mib": server_pss,
-            "results": results,
-        }
-        args.json.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-    return 0 if all(r["finished"] == r["n"] for r in results) else 1
+        write_json(args.json, started, server_pss, results)
+    return 0 if all(r.get("finished") == r["n"] for r in results) else 1
+
+
+def write_json(path: Path, started: str, server_pss: float | None, results: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = {
+        "started": started,
+        "cores": os.cpu_count(),
+        "mem_total_gib": mib(mem_total()) / KIB,
+        "load_1min_now": os.getloadavg()[0],
+        "model": "standin (one shared JBERT_CACHE_DIR)",
+        "jupyter_server_idle_pss_mib": server_pss,
+        "results": results,
+    }
+    path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
 
 
 def mem_total() -> int:
