@@ -347,7 +347,7 @@ def table(results: list[dict]) -> str:
             lines.append(f"| {r['lesson']} | {r['n']} | not run: {r['skipped']} |" + " |" * 6)
             continue
         k, w = r["per_kernel_idle"], r["weights_mapping"]
-        shared = {True: "yes", False: "no", None: "(N=1)"}[r["weights_shared"]]
+        shared = {True: "yes", False: "no", None: "(N=1)" if r["n"] == 1 else "-"}[r["weights_shared"]]
         if r["stopped_low_memory"]:
             shared += f"; stopped at {r['all_done_s']:.0f} s: MemAvailable < {r['floor_mib']} MiB"
         lines.append(
