@@ -547,7 +547,8 @@ def check(args: argparse.Namespace) -> int:
         hidden = hidden_under_root(PY, ROOT)
         prefix = namespace_prefix(hidden)
         if hidden:
-            log(f"the students cannot enter /root; the Hub runs in a mount namespace exposing only {hidden}")
+            shown = ", ".join(map(str, hidden))
+            log(f"the students cannot enter /root; the Hub runs in a mount namespace exposing only {shown}")
         probe = subprocess.run(
             [*prefix, "runuser", "-u", USERS[0], "--", str(PY), "-c", PROBE_IMPORTS],
             capture_output=True,
