@@ -11,7 +11,7 @@ N      ?= 20
 # whose stored outputs hold a figure, plus 04-13 (tests/browser/lessons.py reads them from the notebooks).
 BROWSER_NOTEBOOKS ?=
 
-.PHONY: setup lab test lint unit audit real-path other-pythons pythons system-deps browser-test browser-test-if-possible flake-check benchmark versions-matrix clean
+.PHONY: setup lab test lint unit audit real-path other-pythons pythons system-deps browser-test browser-test-if-possible hub-deps hub-check hub-check-if-possible classroom-benchmark flake-check benchmark versions-matrix clean
 
 setup: $(STAMP)
 
@@ -45,8 +45,8 @@ real-path: $(STAMP)
 	$(BIN)/python scripts/nbval_variants.py real-path
 
 # The whole suite: lint, pytest (unit + nbval), the audit, the real-model path, the real-browser check,
-# and the unit tests + one lesson under the other Pythons learners have.
-test: lint unit audit real-path browser-test-if-possible other-pythons
+# the JupyterHub classroom check, and the unit tests + one lesson under the other Pythons learners have.
+test: lint unit audit real-path browser-test-if-possible hub-check-if-possible other-pythons
 
 # Pythons learners have besides .venv's 3.11: Ubuntu 24.04 and Colab 3.12, Debian 13 and Homebrew 3.13.
 # Each gets its own venv (.venv-<version>, same requirements and constraints; torch is PyPI's CUDA build
@@ -84,6 +84,48 @@ browser-test: $(STAMP)
 	JBERT_BROWSER_TESTS=1 JBERT_BROWSER_NOTEBOOKS=$(BROWSER_NOTEBOOKS) \
 	  $(BIN)/python -m pytest tests/browser -n 0 -v
 	@echo "screenshots: artifacts/browser/"
+
+# The JupyterHub recipe of docs/teachers.md, run for real (scripts/hub_check.py): JupyterHub +
+# configurable-http-proxy on 127.0.0.1, three OS users (jbert-s1..3, created with useradd and left in place),
+# each running lesson 04-16 through the Hub's and the single-user servers' REST and websocket APIs,
+# compared with nbval's comparison. Needs root. JupyterHub comes from requirements-classroom.txt (not
+# requirements.txt: learners do not need it), the proxy from classroom/package-lock.json (npm ci).
+HUB_STAMP := $(VENV)/.jbert-classroom-installed
+CHP_BIN   := classroom/node_modules/.bin/configurable-http-proxy
+
+hub-deps: $(HUB_STAMP) $(CHP_BIN)
+
+$(HUB_STAMP): $(STAMP) requirements-classroom.txt constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-classroom.txt -c constraints.txt
+	@touch $(HUB_STAMP)
+
+$(CHP_BIN): classroom/package.json classroom/package-lock.json
+	cd classroom && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(CHP_BIN)
+
+# Fails when the check cannot run here (not root, no useradd ...): you asked for it.
+hub-check: hub-deps
+	$(BIN)/python scripts/hub_check.py --require
+
+# What `make test` runs: where the check cannot run (not root; JupyterHub or the proxy cannot be
+# installed) it prints "hub check NOT RUN: <reason>" and does not fail, unless JBERT_HUB_REQUIRED=1.
+hub-check-if-possible: $(STAMP)
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "hub check NOT RUN: needs root (it creates the students' OS users and starts their servers as them). Run: sudo make hub-check"; \
+	  [ "$$JBERT_HUB_REQUIRED" != 1 ]; \
+	elif ! command -v npm >/dev/null; then \
+	  echo "hub check NOT RUN: npm is missing (configurable-http-proxy is a node package; Debian: apt-get install nodejs npm)"; \
+	  [ "$$JBERT_HUB_REQUIRED" != 1 ]; \
+	elif ! $(MAKE) --no-print-directory hub-deps; then \
+	  echo "hub check NOT RUN: installing JupyterHub (requirements-classroom.txt) or configurable-http-proxy (npm ci in classroom/) failed"; \
+	  [ "$$JBERT_HUB_REQUIRED" != 1 ]; \
+	else \
+	  $(BIN)/python scripts/hub_check.py; \
+	fi
+
+# N students' kernels at once running a model lesson (scripts/classroom_benchmark.py; saturates the machine).
+classroom-benchmark: $(STAMP)
+	$(BIN)/python scripts/classroom_benchmark.py --json artifacts/classroom-benchmark.json
 
 # Run `make unit` N times and report failures per test (artifacts/flake/).
 flake-check: $(STAMP)
