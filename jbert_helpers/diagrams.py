@@ -1,4 +1,4 @@
-"""Block diagrams drawn from code: BERT's layers (lesson 04-02) and MeCab → WordPiece (lesson 04-04).
+"""Diagrams drawn from code: BERT's layers (04-02), MeCab → WordPiece (04-04), a text's characters → tokens (04-13a).
 
 * :func:`plot_bert_architecture` — embeddings (token + position + segment → LayerNorm), the
   ``num_hidden_layers`` encoder layers, one of them opened up (multi-head attention → residual +
@@ -6,6 +6,8 @@
   (Devlin et al. 2019, Figure 2 and section 3; the layer is Vaswani et al. 2017's encoder layer, Figure 1).
 * :func:`plot_word_pieces` — one sentence as text, as MeCab words and as WordPiece tokens, each
   word's tokens drawn under it, with the ``word_ids`` (from :func:`jbert_helpers.word_alignment`).
+* :func:`plot_text_report` — what became of each character of a text (lesson 04-13a): the characters
+  coloured by their fate, the tokens under the characters they came from (:func:`jbert_helpers.check_text`).
 
 Every box is a patch whose ``gid`` names it (``"layer:3"``, ``"word:0"``, ``"token:5"``), so a
 test can count the parts without looking at pixels. Bad input raises
@@ -263,6 +265,122 @@ def plot_word_pieces(alignment: WordAlignment, *, title: str | None = None) -> F
         )
     ax.set_title(
         title or f"MeCab の語 {len(words)} 個 → WordPiece のトークン {len(tokens)} 個 (## は語の続き)",
+        loc="left",
+        fontsize=10.5,
+    )
+    fig.tight_layout()
+    return fig
+
+
+#: Fill colour of a character by what became of it (:data:`jbert_helpers.textcheck.REASONS`, or kept).
+FATE_COLORS = {
+    "kept": "#ffffff",
+    "dropped": "#999999",
+    "truncated": "#b4a7d6",
+    "special": "#ffe599",
+    "unk": UNK_COLOR,
+    "normalized": "#b6d7a8",
+}
+_FATE_LABELS = {
+    "kept": "そのまま残った",
+    "dropped": "消えた (dropped)",
+    "truncated": "切り詰め (truncated)",
+    "special": "特殊トークン (special)",
+    "unk": "[UNK] になった (unk)",
+    "normalized": "NFKC で変わった (normalized)",
+}
+TEXT_REPORT_MAX_CHARS = 40
+
+
+def _drawable(ch: str) -> bool:
+    """Whether the Japanese font matplotlib-fontja registers has a glyph for ``ch`` (and it is visible)."""
+    from matplotlib import ft2font
+    from matplotlib.font_manager import FontProperties, findfont
+
+    if not ch.isprintable() or ch.isspace():
+        return False
+    path = findfont(FontProperties(family="IPAexGothic"))
+    return ord(ch) in ft2font.FT2Font(path).get_charmap()
+
+
+def plot_text_report(report: Any, *, title: str | None = None) -> Figure:
+    """What became of each character of a text: the characters coloured by their fate, the tokens under them.
+
+    ``report`` is :func:`jbert_helpers.check_text`'s result. Top row: one cell per character of the
+    original text (gid ``"char:i"``), coloured by what became of it (kept, or the reason of the
+    finding it belongs to); a character the font cannot draw or that is invisible (a zero-width space,
+    NUL, an emoji) is written as its code point, ``U+200B``. Under it, each token (gid ``"token:j"``)
+    spans the characters it came from (:class:`~jbert_helpers.textcheck.TokenSpan`); the tokens the
+    encoding cut off are hatched. Texts of at most 40 characters. Returns the figure.
+
+    Example::
+
+        >>> from jbert_helpers.textcheck import TextFinding, TextReport, TokenSpan
+        >>> r = TextReport("前\\u200b後", (TokenSpan("前", 174, 0, 1), TokenSpan("[UNK]", 1, 1, 2),
+        ...     TokenSpan("後", 4, 2, 3)), 3, (TextFinding(1, 2, "\\u200b", "[UNK]", "unk", "語彙にない文字"),), False)
+        >>> fig = plot_text_report(r)
+        >>> [p.get_facecolor()[:3] == (1.0, 1.0, 1.0) for p in fig.axes[0].patches if p.get_gid().startswith("char:")]
+        [True, False, True]
+    """
+    import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (日本語フォントを登録する: 豆腐 □ にしない)
+    from matplotlib.patches import Patch
+
+    if not all(hasattr(report, a) for a in ("text", "tokens", "kept", "findings")):
+        raise DiagramError(
+            f"plot_text_report には check_text(tokenizer, text) の結果を渡してください (渡されたのは {type(report).__name__})。"
+        )
+    text = report.text
+    if not text or len(text) > TEXT_REPORT_MAX_CHARS:
+        raise DiagramError(
+            f"文の長さが {len(text)} 文字です。図にできるのは 1〜{TEXT_REPORT_MAX_CHARS} 文字の文です: "
+            f"長い文は check_text(tokenizer, text[:{TEXT_REPORT_MAX_CHARS}]) のように一部を調べてください。"
+        )
+    fate = ["kept"] * len(text)
+    for finding in report.findings:
+        for i in range(finding.start, finding.end):
+            fate[i] = finding.reason
+
+    fig, ax = plt.subplots(figsize=(min(max(len(text) * 0.45 + 2.2, 6.5), 16), 2.9))
+    ax.set_xlim(-2.1, len(text) + 0.1)
+    ax.set_ylim(-0.2, 2.6)
+    ax.axis("off")
+    h = 0.62
+    ax.text(-2.0, 1.6 + h / 2, "元の文の\n文字", va="center", fontsize=9)
+    ax.text(-2.0, 0.35 + h / 2, "トークン", va="center", fontsize=9)
+    for i, ch in enumerate(text):
+        if _drawable(ch):
+            _box(ax, i + 0.04, 1.6, 0.92, h, ch, FATE_COLORS[fate[i]], f"char:{i}", size=11)
+        else:  # invisible, or no glyph in the font: its code point, small and upright
+            _box(ax, i + 0.04, 1.6, 0.92, h, "", FATE_COLORS[fate[i]], f"char:{i}")
+            ax.text(i + 0.5, 1.6 + h / 2, f"U+{ord(ch):04X}", ha="center", va="center", fontsize=5.5, rotation=90)
+        ax.text(i + 0.5, 1.6 + h + 0.12, str(i), ha="center", va="bottom", fontsize=7, color="#666666")
+    for j, span in enumerate(report.tokens):
+        token = span.token
+        color = (
+            UNK_COLOR
+            if token == "[UNK]"
+            else FATE_COLORS["special"]
+            if fate[span.start] == "special"
+            else CONTINUATION_COLOR
+            if token.startswith("##")
+            else WORD_START_COLOR
+        )
+        width = max(span.end - span.start, 1) - 0.08
+        _box(ax, span.start + 0.04, 0.35, width, h, token, color, f"token:{j}", size=9 if len(token) < 5 else 7.5)
+        if j >= report.kept:
+            ax.patches[-1].set_hatch("///")
+    used = [f for f in FATE_COLORS if f in fate]
+    ax.legend(
+        handles=[Patch(facecolor=FATE_COLORS[f], edgecolor="#444444", label=_FATE_LABELS[f]) for f in used],
+        loc="lower left",
+        bbox_to_anchor=(0.0, -0.12),
+        ncol=len(used),
+        fontsize=8,
+        frameon=False,
+    )
+    ax.set_title(
+        title or f"{len(text)} 文字 → トークン {report.kept} 個、残らなかった文字 {sum(f != 'kept' for f in fate)} 個",
         loc="left",
         fontsize=10.5,
     )

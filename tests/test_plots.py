@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -324,3 +325,34 @@ def test_new_figures_draw_japanese_without_missing_glyphs(recwarn):
     for fig in figs:
         fig.canvas.draw()
     assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
+def test_text_report_colours_each_character_by_its_fate_and_puts_tokens_under_their_characters(recwarn):
+    from transformers import BertJapaneseTokenizer
+
+    from jbert_helpers import check_text, plot_text_report
+    from jbert_helpers.diagrams import FATE_COLORS
+    from jbert_helpers.standin import ensure_standin
+
+    tokenizer = BertJapaneseTokenizer.from_pretrained(str(ensure_standin()), mecab_kwargs={"mecab_dic": "ipadic"})
+    text = "ｶﾀｶﾅと𠮷\u200bと[SEP]"
+    encoding = tokenizer(text, max_length=6, truncation=True)  # [CLS] + 4 tokens + [SEP]
+    fig = plot_text_report(check_text(tokenizer, text, encoding))
+    fig.canvas.draw()
+    patches = {p.get_gid(): p for p in fig.axes[0].patches}
+    fates = [mcolors.to_hex(patches[f"char:{i}"].get_facecolor()) for i in range(len(text))]
+    expected = ["normalized"] * 4 + ["kept", "unk", "unk", "truncated"] + ["truncated"] * 5
+    assert fates == [FATE_COLORS[f] for f in expected]
+    tokens = [p for gid, p in sorted(patches.items()) if gid.startswith("token:")]
+    assert len(tokens) == len(tokenizer.tokenize(text))
+    assert [bool(p.get_hatch()) for p in tokens] == [False] * 4 + [True] * (len(tokens) - 4)  # cut by max_length
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "U+20BB7" in texts and "U+200B" in texts  # no glyph in the font / invisible: the code point
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
+def test_text_report_refuses_what_it_cannot_draw():
+    from jbert_helpers import DiagramError, plot_text_report
+
+    with pytest.raises(DiagramError, match="check_text"):
+        plot_text_report("明日")
