@@ -292,15 +292,12 @@ _FATE_LABELS = {
 TEXT_REPORT_MAX_CHARS = 40
 
 
-def _drawable(ch: str) -> bool:
-    """Whether the Japanese font matplotlib-fontja registers has a glyph for ``ch`` (and it is visible)."""
+def _japanese_glyphs() -> set[int]:
+    """The code points the Japanese font that matplotlib-fontja registers has a glyph for."""
     from matplotlib import ft2font
     from matplotlib.font_manager import FontProperties, findfont
 
-    if not ch.isprintable() or ch.isspace():
-        return False
-    path = findfont(FontProperties(family="IPAexGothic"))
-    return ord(ch) in ft2font.FT2Font(path).get_charmap()
+    return set(ft2font.FT2Font(findfont(FontProperties(family="IPAexGothic"))).get_charmap())
 
 
 def plot_text_report(report: Any, *, title: str | None = None) -> Figure:
@@ -348,8 +345,9 @@ def plot_text_report(report: Any, *, title: str | None = None) -> Figure:
     h = 0.62
     ax.text(-2.0, 1.6 + h / 2, "元の文の\n文字", va="center", fontsize=9)
     ax.text(-2.0, 0.35 + h / 2, "トークン", va="center", fontsize=9)
+    glyphs = _japanese_glyphs()  # read the font once per figure, not once per character
     for i, ch in enumerate(text):
-        if _drawable(ch):
+        if ch.isprintable() and not ch.isspace() and ord(ch) in glyphs:
             _box(ax, i + 0.04, 1.6, 0.92, h, ch, FATE_COLORS[fate[i]], f"char:{i}", size=11)
         else:  # invisible, or no glyph in the font: its code point, small and upright
             _box(ax, i + 0.04, 1.6, 0.92, h, "", FATE_COLORS[fate[i]], f"char:{i}")
