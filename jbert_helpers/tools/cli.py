@@ -120,6 +120,22 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_save(args: argparse.Namespace) -> int:
+    from .savegen import save
+
+    notebooks, out = Path(args.notebooks), Path(args.out)
+    fresh, diff = save(notebooks, out, check=args.check)
+    if args.check:
+        if not fresh:
+            print(diff, end="")
+            print(
+                f"[jbert] save: {out} は {notebooks} と違います。`jbert save` で作り直してください。", file=sys.stderr
+            )
+        return 0 if fresh else 1
+    print(f"[jbert] save: {out} " + ("は最新です / up to date" if fresh else "を書きました / written"), flush=True)
+    return 0
+
+
 def _add_classroom_commands(sub: argparse._SubParsersAction) -> None:
     """``jbert handout`` and ``jbert grade`` (docs/teachers.md, 配布と採点)."""
     from .grading import Limits
@@ -196,6 +212,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all in notebooks/)")
     r.add_argument("--model", help="'standin' or a hub id / folder (default: what resolve_model_name chooses)")
     r.set_defaults(func=_cmd_refresh)
+    s = sub.add_parser(
+        "save",
+        help="regenerate jbert_helpers/saved.py from the lessons' cells marked '# jbert: save'",
+        description="Collect every code cell whose first line is '# jbert: save' from the lessons (file-name order) "
+        "into one module, the package's copy of the functions the lessons teach. Paths are relative to the "
+        "current directory.",
+    )
+    s.add_argument("notebooks", nargs="?", default="notebooks", help="the lessons' folder (default: notebooks)")
+    s.add_argument(
+        "--out", default="jbert_helpers/saved.py", help="the module to write (default: jbert_helpers/saved.py)"
+    )
+    s.add_argument("--check", action="store_true", help="write nothing; exit 1 with a diff when --out is out of date")
+    s.set_defaults(func=_cmd_save)
     _add_classroom_commands(sub)
     return parser
 
