@@ -52,18 +52,14 @@ _EXPORTS: dict[str, str] = {
     "TextReport": "textcheck",
     "TokenSpan": "textcheck",
     "check_text": "textcheck",
-    "trace_wordpiece": "wordpiece",
     "AttentionPlotError": "errors",
     "ParamCountError": "errors",
-    "WordPieceError": "errors",
     "plot_padding": "plots",
     "additive_mask": "plots",
     "plot_attention_mask": "plots",
     "DiagramError": "errors",
     "WindowError": "errors",
     "ExerciseError": "errors",
-    "WordAlignment": "alignment",
-    "word_alignment": "alignment",
     "plot_bert_architecture": "diagrams",
     "plot_word_pieces": "diagrams",
     "plot_text_report": "diagrams",
@@ -78,12 +74,15 @@ _EXPORTS: dict[str, str] = {
     "plot_mask_effect": "attention",
     "TENSOR_ATOL": "exercises",
     "tensors_close": "exercises",
+    "WordAlignment": "saved",
+    "align_words": "saved",
+    "WordPieceStep": "saved",
+    "wordpiece_tokenize": "saved",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = importlib.metadata.version("jbert-helpers")
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from .alignment import WordAlignment, word_alignment
     from .attention import plot_attention, plot_mask_effect
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
     from .device import DeviceChoice, best_device, choose_device, move_batch
@@ -103,7 +102,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         TextAlignmentError,
         TextCheckError,
         WindowError,
-        WordPieceError,
     )
     from .exercises import TENSOR_ATOL, check, check_exercise, expected_answer, tensors_close
     from .hubcache import HUB_MODEL_ID
@@ -111,11 +109,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .models import ModelChoice, choose_model, resolve_model_name
     from .params import counted_breakdown, formula_breakdown
     from .plots import additive_mask, attention_cost, attention_cost_table, plot_attention_mask, plot_padding
+    from .saved import WordAlignment, WordPieceStep, align_words, wordpiece_tokenize
     from .standin import ensure_standin, is_standin
     from .textcheck import TextFinding, TextReport, TokenSpan, check_text
     from .versions import print_versions
     from .windows import TokenWindows, merge_windows, plot_windows, split_windows, window_spans
-    from .wordpiece import trace_wordpiece
 
 
 def __getattr__(name: str) -> Any:

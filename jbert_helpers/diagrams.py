@@ -5,7 +5,7 @@
   LayerNorm → FFN → residual + LayerNorm), the pooler; every number comes from the model's config
   (Devlin et al. 2019, Figure 2 and section 3; the layer is Vaswani et al. 2017's encoder layer, Figure 1).
 * :func:`plot_word_pieces` — one sentence as text, as MeCab words and as WordPiece tokens, each
-  word's tokens drawn under it, with the ``word_ids`` (from :func:`jbert_helpers.word_alignment`).
+  word's tokens drawn under it, with the ``word_ids`` (from lesson 04-04's :func:`jbert_helpers.align_words`).
 * :func:`plot_text_report` — what became of each character of a text (lesson 04-13a): the characters
   coloured by their fate, the tokens under the characters they came from (:func:`jbert_helpers.check_text`).
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .alignment import WordAlignment
+    from .saved import WordAlignment
 
 #: Fill colours: embeddings, encoder layers, the pooler, inputs/outputs; tokens that start a word / continue one.
 EMB_COLOR, LAYER_COLOR, POOLER_COLOR, IO_COLOR = "#fde3c8", "#cfe2f3", "#d9ead3", "#eeeeee"
@@ -185,58 +185,71 @@ def _display_width(s: str) -> float:
     return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.6 for ch in s)
 
 
-def plot_word_pieces(alignment: WordAlignment, *, title: str | None = None) -> Figure:
+def plot_word_pieces(alignment: WordAlignment, *, text: str | None = None, title: str | None = None) -> Figure:
     """One sentence in three rows: the text, its MeCab words, its WordPiece tokens under their words.
 
-    ``alignment`` is :func:`jbert_helpers.word_alignment`'s result. Each word box (gid ``"word:i"``)
-    spans exactly its tokens (gid ``"token:j"``); tokens that continue a word (``##…``) are
-    orange, ``[UNK]`` is red; under each token its ``word_id``. Returns the figure.
+    ``alignment`` is what lesson 04-04's :func:`jbert_helpers.align_words` returns: ``words``, and
+    ``tokens`` with their ``word_ids`` (``None`` for ``[CLS]``/``[SEP]``, drawn grey, under no word).
+    Each word box (gid ``"word:i"``) spans exactly its tokens (gid ``"token:j"``); tokens that continue
+    a word (``##…``) are orange, ``[UNK]`` is red; under each token its ``word_id``. The top row is
+    ``text`` (default: the words joined). Returns the figure.
 
     Example::
 
-        >>> from jbert_helpers.alignment import WordAlignment
-        >>> a = WordAlignment("猫が", ("猫", "が"), ("猫", "が"), (0, 1))
+        >>> from jbert_helpers import WordAlignment
+        >>> a = WordAlignment(["猫", "が"], ["[CLS]", "猫", "が", "[SEP]"], [None, 0, 1, None])
         >>> fig = plot_word_pieces(a)
         >>> sorted(p.get_gid() for p in fig.axes[0].patches)
-        ['text', 'token:0', 'token:1', 'word:0', 'word:1']
+        ['text', 'token:0', 'token:1', 'token:2', 'token:3', 'word:0', 'word:1']
     """
     import matplotlib.pyplot as plt
     import matplotlib_fontja  # noqa: F401  (日本語フォントを登録する: 豆腐 □ にしない)
 
-    needed = ("text", "words", "tokens", "word_ids")
-    if not all(hasattr(alignment, a) for a in needed):
+    if not all(hasattr(alignment, a) for a in ("words", "tokens", "word_ids")):
         raise DiagramError(
-            f"plot_word_pieces には word_alignment(tokenizer, text) の結果を渡してください "
+            f"plot_word_pieces には align_words(tokenizer, text) の結果を渡してください "
             f"(渡されたのは {type(alignment).__name__})。"
         )
     words, tokens, word_ids = list(alignment.words), list(alignment.tokens), list(alignment.word_ids)
-    if len(tokens) != len(word_ids) or any(not 0 <= w < len(words) for w in word_ids) or word_ids != sorted(word_ids):
+    numbered = [w for w in word_ids if w is not None]
+    if (
+        len(tokens) != len(word_ids)
+        or any(not isinstance(w, int) or not 0 <= w < len(words) for w in numbered)
+        or numbered != sorted(numbered)
+    ):
         raise DiagramError(
-            "tokens と word_ids の長さが違うか、word_ids が語の番号 (0 から増える) になっていません。"
-            "word_alignment(tokenizer, text) の結果をそのまま渡してください。"
+            "tokens と word_ids の長さが違うか、word_ids が語の番号 (0 から増える、特殊トークンは None) になっていません。"
+            "align_words(tokenizer, text) の結果をそのまま渡してください。"
         )
     if not words:
-        raise DiagramError("語が 1 つもありません (空の文)。1 文字以上の文で word_alignment を作ってください。")
+        raise DiagramError("語が 1 つもありません (空の文)。1 文字以上の文で align_words を作ってください。")
 
     gap_token, gap_word = 0.12, 0.45
     widths = [max(_display_width(t), 1.0) * 0.42 + 0.3 for t in tokens]
-    # x positions: tokens left to right, a wider gap where a new word starts
-    spans: list[tuple[float, float]] = []  # per word: (left, right)
+    # x positions, left to right: a wider gap between words (and around [CLS]/[SEP], which belong to none)
+    spans: dict[int, tuple[float, float]] = {}  # per word: (left, right)
     token_x: list[float] = []
-    x = 0.0
-    for i, word in enumerate(words):
-        mine = [j for j, w in enumerate(word_ids) if w == i]
-        left = x
-        if not mine:  # a word WordPiece gave no token for: a narrow box of its own
-            x += max(_display_width(word), 1.0) * 0.42 + 0.3
-        for j in mine:
-            token_x.append(x)
-            x += widths[j] + gap_token
-        if mine:
-            x -= gap_token
-        spans.append((left, x))
-        x += gap_word
-    total = x - gap_word
+    x, previous = 0.0, -2  # -2: before any token
+    for j, w in enumerate(word_ids):
+        key = -1 if w is None else w
+        if j and key != previous:
+            x += gap_word - gap_token
+        if w is not None and w not in spans:
+            for skipped in range(len(spans), w):  # words WordPiece gave no token: a narrow box of their own
+                spans[skipped] = (x, x + max(_display_width(words[skipped]), 1.0) * 0.42 + 0.3)
+                x = spans[skipped][1] + gap_word
+        token_x.append(x)
+        if w is not None:
+            spans[w] = (spans.get(w, (x, x))[0], x + widths[j])
+        x += widths[j] + gap_token
+        previous = key
+    for skipped in range(len(spans), len(words)):  # trailing words without a token
+        x += gap_word - gap_token
+        spans[skipped] = (x, x + max(_display_width(words[skipped]), 1.0) * 0.42 + 0.3)
+        x = spans[skipped][1] + gap_token
+    total = x - gap_token
+    left_words = min(a for a, _ in spans.values())
+    right_words = max(b for _, b in spans.values())
 
     fig, ax = plt.subplots(figsize=(min(max(total * 0.42 + 1.8, 6.5), 16), 3.3))
     ax.set_xlim(-2.1, total + 0.1)
@@ -248,23 +261,35 @@ def plot_word_pieces(alignment: WordAlignment, *, title: str | None = None) -> F
     ax.text(-2.0, rows["word"] + h / 2, "① MeCab\n    形態素 (語)", va="center", fontsize=9)
     ax.text(-2.0, rows["token"] + h / 2, "② WordPiece\n    トークン", va="center", fontsize=9)
     ax.text(-2.0, -0.5, "word_ids", va="center", fontsize=9, family="monospace")
-    _box(ax, 0.0, rows["text"], total, h, alignment.text, IO_COLOR, "text", size=10)
-    for i, (word, (left, right)) in enumerate(zip(words, spans, strict=True)):
+    shown = text if text is not None else "".join(words)
+    _box(ax, left_words, rows["text"], right_words - left_words, h, shown, IO_COLOR, "text", size=10)
+    for i, word in enumerate(words):
+        left, right = spans[i]
         _box(ax, left, rows["word"], right - left, h, word, WORD_COLOR, f"word:{i}", size=10)
-    unk = {"[UNK]"}
     for j, (token, left) in enumerate(zip(tokens, token_x, strict=True)):
-        color = UNK_COLOR if token in unk else CONTINUATION_COLOR if token.startswith("##") else WORD_START_COLOR
+        w = word_ids[j]
+        if w is None:
+            color = IO_COLOR
+        elif token == "[UNK]":
+            color = UNK_COLOR
+        else:
+            color = CONTINUATION_COLOR if token.startswith("##") else WORD_START_COLOR
         _box(ax, left, rows["token"], widths[j], h, token, color, f"token:{j}", size=10)
-        ax.text(left + widths[j] / 2, -0.5, str(word_ids[j]), ha="center", va="center", fontsize=9)
-        word_left, word_right = spans[word_ids[j]]
-        ax.plot(
-            [left + widths[j] / 2, (word_left + word_right) / 2],
-            [rows["token"] + h, rows["word"]],
-            color="#999999",
-            lw=0.7,
-        )
+        ax.text(left + widths[j] / 2, -0.5, str(w), ha="center", va="center", fontsize=9)
+        if w is not None:
+            word_left, word_right = spans[w]
+            ax.plot(
+                [left + widths[j] / 2, (word_left + word_right) / 2],
+                [rows["token"] + h, rows["word"]],
+                color="#999999",
+                lw=0.7,
+            )
+    special = len(tokens) - len(numbered)
     ax.set_title(
-        title or f"MeCab の語 {len(words)} 個 → WordPiece のトークン {len(tokens)} 個 (## は語の続き)",
+        title
+        or f"MeCab の語 {len(words)} 個 → WordPiece のトークン {len(numbered)} 個"
+        + (f" + 特殊トークン {special} 個" if special else "")
+        + " (## は語の続き)",
         loc="left",
         fontsize=10.5,
     )

@@ -59,10 +59,6 @@ class ParamCountError(JbertError, ValueError):
     """The config or model handed to :mod:`jbert_helpers.params` cannot be counted."""
 
 
-class WordPieceError(JbertError, ValueError):
-    """The input handed to :func:`jbert_helpers.trace_wordpiece` is not one word (or not text at all)."""
-
-
 class RefreshError(JbertError, RuntimeError):
     """A notebook cannot be refreshed (a cell raised that is not meant to); the message names the cell."""
 

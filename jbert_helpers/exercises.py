@@ -252,9 +252,11 @@ def _deep_learning(*, tokenizer: Any) -> list[str]:
 
 @_exercise("04-05-2", "試した候補の数", "各手順の step.tried の長さを足します", "tokenizer")
 def _candidates(*, tokenizer: Any) -> int:
-    from .wordpiece import trace_wordpiece
+    from .saved import WordPieceStep, wordpiece_tokenize
 
-    return sum(len(step.tried) for step in trace_wordpiece("マシーンラーニング", tokenizer.vocab))
+    steps: list[WordPieceStep] = []
+    wordpiece_tokenize("マシーンラーニング", tokenizer.vocab, steps=steps)
+    return sum(len(step.tried) for step in steps)
 
 
 @_exercise("04-06-1", "[UNK] の数", "tokenizer.tokenize(文).count('[UNK]') で数えられます", "tokenizer")

@@ -9,5 +9,92 @@ names the notebook and the cell it comes from; read the lesson for the explanati
 from __future__ import annotations
 
 
+# ---- notebooks/04-04_tokenize_words_subwords.ipynb, cell 18 ----
+from typing import Any, NamedTuple
+
+
+class WordAlignment(NamedTuple):
+    """1 文の語 (MeCab)、トークン ([CLS]・[SEP] 付き)、トークンごとの語の番号 word_ids (特殊トークンは None)。"""
+
+    words: list[str]
+    tokens: list[str]
+    word_ids: list[int | None]
+
+
+def align_words(tokenizer: Any, text: str) -> WordAlignment:
+    """tokenizer(text) の各トークンが何番目の語から来たかを、2 段 (MeCab → 語ごとの WordPiece) で求める。"""
+    if not hasattr(tokenizer, "word_tokenizer"):
+        raise TypeError(
+            "tokenizer には BertJapaneseTokenizer を渡してください (align_words(tokenizer, text) の順です)。"
+            f"渡されたのは {type(tokenizer).__name__} です。速いトークナイザなら tokenizer(text).word_ids() が使えます。"
+        )
+    if not isinstance(text, str):
+        raise TypeError(f"text には 1 文を文字列 (str) で渡してください (渡されたのは {type(text).__name__})。")
+    specials = tokenizer.all_special_tokens
+    words: list[str] = []
+    tokens: list[str] = [tokenizer.cls_token]
+    word_ids: list[int | None] = [None]
+    for part in tokenizer.tokens_trie.split(text):  # tokenize と同じく、文中の [MASK] などを先に切り出す
+        is_special = part in specials
+        part_words = [part] if is_special else tokenizer.word_tokenizer.tokenize(part, never_split=specials)  # 1 段目
+        for word in part_words:
+            pieces = [word] if is_special else tokenizer.subword_tokenizer.tokenize(word)  # 2 段目
+            tokens += pieces
+            word_ids += [len(words)] * len(pieces)  # 語 i のトークンの数だけ i を並べる
+            words.append(word)
+    tokens.append(tokenizer.sep_token)
+    word_ids.append(None)
+    return WordAlignment(words, tokens, word_ids)
+
+
+# ---- notebooks/04-05_wordpiece_subwords.ipynb, cell 15 ----
+from collections.abc import Container
+from typing import NamedTuple
+
+
+class WordPieceStep(NamedTuple):
+    """WordPiece の 1 手順: 位置 start から長い順に試した候補 tried と、見つかった断片 match (なければ None)。"""
+
+    start: int
+    tried: list[str]
+    match: str | None
+
+
+def wordpiece_tokenize(word: str, vocab: Container[str], unk_token: str = "[UNK]",
+                       max_input_chars_per_word: int = 100, steps: list[WordPieceStep] | None = None) -> list[str]:
+    """1 語を貪欲な最長一致で断片に分ける (tokenizer.subword_tokenizer.tokenize と同じ規則)。
+
+    steps にリストを渡すと、手順 (WordPieceStep) を 1 つずつそこに追加します。
+    """
+    if not isinstance(word, str):
+        raise TypeError(f"word には 1 語を文字列 (str) で渡してください (渡されたのは {type(word).__name__})。")
+    if any(ch.isspace() for ch in word):
+        raise ValueError(f"word {word!r} に空白があります。文は先に tokenizer.word_tokenizer.tokenize で語に分けます。")
+    if len(word) > max_input_chars_per_word:  # 長すぎる語は探さずに [UNK]
+        return [unk_token]
+    pieces: list[str] = []
+    start = 0
+    while start < len(word):
+        tried: list[str] = []
+        match = None
+        for end in range(len(word), start, -1):  # 長い候補から 1 文字ずつ短くする
+            candidate = word[start:end] if start == 0 else "##" + word[start:end]
+            tried.append(candidate)
+            if candidate in vocab:
+                match = candidate
+                break
+        if steps is not None:
+            steps.append(WordPieceStep(start, tried, match))
+        if match is None:  # この位置から始まる断片が語彙にない: 語全体が [UNK]
+            return [unk_token]
+        pieces.append(match)
+        start = end
+    return pieces
+
+
 __all__ = [
+    "WordAlignment",
+    "WordPieceStep",
+    "align_words",
+    "wordpiece_tokenize",
 ]

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import EncodingError, EncodingMismatchError, TextAlignmentError, TextCheckError
-from .wordpiece import trace_wordpiece
+from .saved import WordPieceStep, wordpiece_tokenize
 
 #: The reasons a character can fail to survive, in the order the checker gives them precedence
 #: (a character cut by truncation is reported as truncated even if it had also become [UNK]).
@@ -185,8 +185,9 @@ def _why_unk(word: str, subword: Any) -> str:
     limit = getattr(subword, "max_input_chars_per_word", 100)
     if len(word) > limit:
         return f"語が {len(word)} 文字で max_input_chars_per_word={limit} より長い"
-    trace = trace_wordpiece(word, subword.vocab, subword.unk_token, limit)
-    failed = next((step for step in trace if not step.found), None)
+    steps: list[WordPieceStep] = []
+    wordpiece_tokenize(word, subword.vocab, subword.unk_token, limit, steps)
+    failed = next((step for step in steps if step.match is None), None)
     if failed is None:  # pragma: no cover - WordPiece gave the unknown token, so a step failed
         return "WordPiece が語を分割できない"
     ch = word[failed.start]

@@ -206,41 +206,64 @@ def test_bert_architecture_rejects_what_is_not_a_config():
 
 
 def test_word_pieces_puts_each_words_tokens_under_it():
-    from jbert_helpers import plot_word_pieces
-    from jbert_helpers.alignment import WordAlignment
+    from jbert_helpers import WordAlignment, plot_word_pieces
 
     a = WordAlignment(
-        "明日はマシーンラーニング",
-        ("明日", "は", "マシーンラーニング"),
-        ("明日", "は", "マ", "##シーン", "##ラー", "##ニング"),
-        (0, 1, 2, 2, 2, 2),
+        ["明日", "は", "マシーンラーニング"],
+        ["[CLS]", "明日", "は", "マ", "##シーン", "##ラー", "##ニング", "[SEP]"],
+        [None, 0, 1, 2, 2, 2, 2, None],
     )
-    fig = plot_word_pieces(a)
+    fig = plot_word_pieces(a, text="明日はマシーンラーニング")
     (ax,) = fig.axes
     boxes = {str(p.get_gid()): p for p in ax.patches}
     assert sorted(g for g in boxes if g.startswith("word:")) == ["word:0", "word:1", "word:2"]
-    assert len([g for g in boxes if g.startswith("token:")]) == 6
+    assert len([g for g in boxes if g.startswith("token:")]) == 8
     for j, w in enumerate(a.word_ids):  # a token lies inside its word's horizontal extent
+        if w is None:
+            continue
         word, token = boxes[f"word:{w}"], boxes[f"token:{j}"]
         assert word.get_x() - 1e-9 <= token.get_x()
         assert token.get_x() + token.get_width() <= word.get_x() + word.get_width() + 1e-9
         assert token.get_y() < word.get_y()  # and below it
-    assert boxes["token:3"].get_facecolor() != boxes["token:2"].get_facecolor()  # ## drawn differently
+    # [CLS] and [SEP] lie outside every word, left and right of them
+    words_left = min(boxes[f"word:{i}"].get_x() for i in range(3))
+    words_right = max(boxes[f"word:{i}"].get_x() + boxes[f"word:{i}"].get_width() for i in range(3))
+    assert boxes["token:0"].get_x() + boxes["token:0"].get_width() < words_left
+    assert boxes["token:7"].get_x() > words_right
+    assert boxes["token:4"].get_facecolor() != boxes["token:3"].get_facecolor()  # ## drawn differently
+    assert boxes["token:0"].get_facecolor() != boxes["token:1"].get_facecolor()  # so is [CLS]
     text = "\n".join(_texts(fig))
     assert "MeCab" in text and "形態素" in text and "WordPiece" in text and "##シーン" in text
-    assert "語 3 個" in text and "トークン 6 個" in text
+    assert "語 3 個" in text and "トークン 6 個" in text and "特殊トークン 2 個" in text
+    assert "明日はマシーンラーニング" in text and "None" in text
+
+
+def test_word_pieces_draws_the_lessons_alignment_of_a_real_sentence():
+    from transformers import BertJapaneseTokenizer
+
+    from jbert_helpers import align_words, plot_word_pieces
+    from jbert_helpers.standin import packaged_vocab
+
+    tokenizer = BertJapaneseTokenizer(vocab_file=str(packaged_vocab()), mecab_kwargs={"mecab_dic": "ipadic"})
+    a = align_words(tokenizer, "明日は[MASK]を学ぶ。")
+    fig = plot_word_pieces(a)
+    boxes = [str(p.get_gid()) for p in fig.axes[0].patches]
+    assert boxes.count("text") == 1
+    assert len([g for g in boxes if g.startswith("token:")]) == len(a.tokens)
+    assert len([g for g in boxes if g.startswith("word:")]) == len(a.words)
 
 
 def test_word_pieces_rejects_what_is_not_an_alignment():
-    from jbert_helpers import DiagramError, plot_word_pieces
-    from jbert_helpers.alignment import WordAlignment
+    from jbert_helpers import DiagramError, WordAlignment, plot_word_pieces
 
-    with pytest.raises(DiagramError, match="word_alignment"):
+    with pytest.raises(DiagramError, match="align_words"):
         plot_word_pieces(["明日", "は"])
     with pytest.raises(DiagramError, match="word_ids"):
-        plot_word_pieces(WordAlignment("猫が", ("猫", "が"), ("猫", "が"), (0, 5)))
+        plot_word_pieces(WordAlignment(["猫", "が"], ["猫", "が"], [0, 5]))
+    with pytest.raises(DiagramError, match="word_ids"):
+        plot_word_pieces(WordAlignment(["猫", "が"], ["猫", "が", "x"], [0, 1]))
     with pytest.raises(DiagramError, match="空"):
-        plot_word_pieces(WordAlignment("", (), (), ()))
+        plot_word_pieces(WordAlignment([], ["[CLS]", "[SEP]"], [None, None]))
 
 
 def test_additive_mask_is_what_transformers_adds_in_eager_attention():
@@ -313,12 +336,18 @@ def test_windows_figure_has_two_bars_per_window_and_the_coverage():
 def test_new_figures_draw_japanese_without_missing_glyphs(recwarn):
     from transformers import BertConfig
 
-    from jbert_helpers import TokenWindows, plot_attention_mask, plot_bert_architecture, plot_windows, plot_word_pieces
-    from jbert_helpers.alignment import WordAlignment
+    from jbert_helpers import (
+        TokenWindows,
+        WordAlignment,
+        plot_attention_mask,
+        plot_bert_architecture,
+        plot_windows,
+        plot_word_pieces,
+    )
 
     figs = [
         plot_bert_architecture(BertConfig()),
-        plot_word_pieces(WordAlignment("しよう", ("しよう",), ("しよ", "##う"), (0, 0))),
+        plot_word_pieces(WordAlignment(["しよう"], ["[CLS]", "しよ", "##う", "[SEP]"], [None, 0, 0, None])),
         plot_attention_mask(LONGEST, ["明日"] * 11),
         plot_windows(TokenWindows(tuple("ab"), (1, 2), ((0, 2),), 4, 0, 2, 3, 0)),
     ]

@@ -6,7 +6,7 @@
   and the report agrees with the encoding (rows, lengths, effective lengths, kinds).
 * Every mutation of a valid encoding that breaks an invariant (a moved ``[SEP]``, a flipped mask
   bit, a ``[PAD]`` inside the text, a wrong segment id) is rejected with ``EncodingError``.
-* ``move_batch``, ``to_numpy``/``conversion_steps``, ``choose_device`` and ``trace_wordpiece``
+* ``move_batch``, ``to_numpy``/``conversion_steps``, ``choose_device`` and ``wordpiece_tokenize``
   keep their contracts on arbitrary tensors, strings and words.
 
 Example counts are modest (the file runs in well under a minute on two cores) and the examples
@@ -383,7 +383,7 @@ def test_choose_device_gives_a_usable_device_or_a_device_error(requested: str, v
             os.environ["JBERT_DEVICE"] = saved
 
 
-# --- trace_wordpiece ----------------------------------------------------------------------------------
+# --- wordpiece_tokenize (saved from lesson 04-05) ---------------------------------------------------
 words = st.text(
     st.sampled_from(HIRAGANA + KATAKANA + KANJI + HALF_WIDTH_KANA + list("😀👍🍣🤖") + list(string.ascii_letters)),
     min_size=1,
@@ -391,22 +391,40 @@ words = st.text(
 )
 
 
+@pytest.fixture(scope="module")
+def vocab_characters(tokenizer: BertJapaneseTokenizer) -> list[str]:
+    """Every character that occurs in the vocabulary's entries (without the ## of continuations), sorted."""
+    return sorted({ch for entry in tokenizer.vocab for ch in entry.removeprefix("##") if not ch.isspace()})
+
+
 @SETTINGS
-@given(
-    word=st.one_of(
-        words, st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Zs", "Cc")), min_size=1, max_size=12)
-    )
-)
-def test_trace_wordpiece_matches_the_library(tokenizer: BertJapaneseTokenizer, word: str) -> None:
-    from jbert_helpers.wordpiece import trace_wordpiece
+@given(data=st.data())
+def test_wordpiece_tokenize_matches_the_library_on_the_vocabularys_characters(
+    tokenizer: BertJapaneseTokenizer, vocab_characters: list[str], data: st.DataObject
+) -> None:
+    from jbert_helpers import WordPieceStep, wordpiece_tokenize
+
+    # mostly the vocabulary's characters, sometimes a character it lacks (which makes the word [UNK])
+    alphabet = st.one_of(st.sampled_from(vocab_characters), st.sampled_from(list("习这😀𩸽")))
+    word = data.draw(st.one_of(st.text(alphabet, min_size=1, max_size=12), words), label="word")
+    sub = tokenizer.subword_tokenizer
+    steps: list[WordPieceStep] = []
+    pieces = wordpiece_tokenize(word, tokenizer.vocab, sub.unk_token, sub.max_input_chars_per_word, steps)
+    assert pieces == sub.tokenize(word)
+    if pieces != [sub.unk_token]:  # the pieces spell the word, one step per piece
+        assert "".join(p.removeprefix("##") if k else p for k, p in enumerate(pieces)) == word
+        assert [s.match for s in steps] == pieces
+    else:  # the last step found nothing
+        assert steps[-1].match is None
+
+
+@SETTINGS
+@given(word=st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Zs", "Cc")), min_size=1, max_size=12))
+def test_wordpiece_tokenize_matches_the_library_on_any_characters(tokenizer: BertJapaneseTokenizer, word: str) -> None:
+    from jbert_helpers import wordpiece_tokenize
 
     assume(not any(ch.isspace() for ch in word))
-    sub = tokenizer.subword_tokenizer
-    trace = trace_wordpiece(word, tokenizer.vocab, sub.unk_token, sub.max_input_chars_per_word)
-    assert trace.pieces == sub.tokenize(word)
-    assert str(trace).endswith(f"結果: {trace.pieces}")
-    if trace.pieces != [sub.unk_token]:  # the pieces spell the word
-        assert "".join(p.removeprefix("##") for p in trace.pieces) == word
+    assert wordpiece_tokenize(word, tokenizer.vocab) == tokenizer.subword_tokenizer.tokenize(word)
 
 
 @FEW
@@ -418,8 +436,8 @@ def test_trace_wordpiece_matches_the_library(tokenizer: BertJapaneseTokenizer, w
         words.flatmap(lambda w: st.sampled_from([w + " x", " " + w, w + "\u3000"])),
     )
 )
-def test_trace_wordpiece_rejects_non_words(tokenizer: BertJapaneseTokenizer, word: object) -> None:
-    from jbert_helpers.wordpiece import WordPieceError, trace_wordpiece
+def test_wordpiece_tokenize_rejects_non_words(tokenizer: BertJapaneseTokenizer, word: object) -> None:
+    from jbert_helpers import wordpiece_tokenize
 
-    with pytest.raises(WordPieceError):
-        trace_wordpiece(word, tokenizer.vocab)  # type: ignore[arg-type]
+    with pytest.raises((TypeError, ValueError), match="1 語|空白"):
+        wordpiece_tokenize(word, tokenizer.vocab)  # type: ignore[arg-type]
