@@ -48,9 +48,6 @@ _EXPORTS: dict[str, str] = {
     "formula_breakdown": "params",
     "ensure_standin": "standin",
     "is_standin": "standin",
-    "TextFinding": "textcheck",
-    "TextReport": "textcheck",
-    "TokenSpan": "textcheck",
     "check_text": "textcheck",
     "trace_wordpiece": "wordpiece",
     "AttentionPlotError": "errors",
@@ -113,7 +110,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .plots import additive_mask, attention_cost, attention_cost_table, plot_attention_mask, plot_padding
     from .saved import max_context_window, merge_windows, split_windows, window_spans
     from .standin import ensure_standin, is_standin
-    from .textcheck import TextFinding, TextReport, TokenSpan, check_text
+    from .textcheck import check_text
     from .versions import print_versions
     from .windows import plot_windows
     from .wordpiece import trace_wordpiece

@@ -347,6 +347,11 @@ def test_text_report_colours_each_character_by_its_fate_and_puts_tokens_under_th
     assert [bool(p.get_hatch()) for p in tokens] == [False] * 4 + [True] * (len(tokens) - 4)  # cut by max_length
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "U+20BB7" in texts and "U+200B" in texts  # no glyph in the font / invisible: the code point
+    # the title counts the characters by fate (rewritten and [UNK] characters are not "lost")
+    title = fig.axes[0].get_title(loc="left")
+    assert title == "13 文字 → トークン 4 個 (文字の行き先: そのまま 1・切り詰め 6・[UNK] 2・NFKC で変わった 4)"
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["そのまま残った", "切り詰め (truncated)", "[UNK] になった (unk)", "NFKC で変わった (normalized)"]
     assert not [w for w in recwarn if "missing from font" in str(w.message)]
 
 
