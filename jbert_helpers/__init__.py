@@ -48,9 +48,6 @@ _EXPORTS: dict[str, str] = {
     "formula_breakdown": "params",
     "ensure_standin": "standin",
     "is_standin": "standin",
-    "TextFinding": "textcheck",
-    "TextReport": "textcheck",
-    "TokenSpan": "textcheck",
     "check_text": "textcheck",
     "AttentionPlotError": "errors",
     "ParamCountError": "errors",
@@ -63,11 +60,11 @@ _EXPORTS: dict[str, str] = {
     "plot_bert_architecture": "diagrams",
     "plot_word_pieces": "diagrams",
     "plot_text_report": "diagrams",
-    "TokenWindows": "windows",
-    "split_windows": "windows",
-    "window_spans": "windows",
-    "merge_windows": "windows",
     "plot_windows": "windows",
+    "window_spans": "saved",
+    "split_windows": "saved",
+    "max_context_window": "saved",
+    "merge_windows": "saved",
     "attention_cost": "plots",
     "attention_cost_table": "plots",
     "plot_attention": "attention",
@@ -109,11 +106,20 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .models import ModelChoice, choose_model, resolve_model_name
     from .params import counted_breakdown, formula_breakdown
     from .plots import additive_mask, attention_cost, attention_cost_table, plot_attention_mask, plot_padding
-    from .saved import WordAlignment, WordPieceStep, align_words, wordpiece_tokenize
+    from .saved import (
+        WordAlignment,
+        WordPieceStep,
+        align_words,
+        max_context_window,
+        merge_windows,
+        split_windows,
+        window_spans,
+        wordpiece_tokenize,
+    )
     from .standin import ensure_standin, is_standin
-    from .textcheck import TextFinding, TextReport, TokenSpan, check_text
+    from .textcheck import check_text
     from .versions import print_versions
-    from .windows import TokenWindows, merge_windows, plot_windows, split_windows, window_spans
+    from .windows import plot_windows
 
 
 def __getattr__(name: str) -> Any:

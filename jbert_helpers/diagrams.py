@@ -306,13 +306,14 @@ FATE_COLORS = {
     "unk": UNK_COLOR,
     "normalized": "#b6d7a8",
 }
-_FATE_LABELS = {
-    "kept": "そのまま残った",
-    "dropped": "消えた (dropped)",
-    "truncated": "切り詰め (truncated)",
-    "special": "特殊トークン (special)",
-    "unk": "[UNK] になった (unk)",
-    "normalized": "NFKC で変わった (normalized)",
+#: The figure's title counts the characters by fate, with these short names.
+_FATE_SHORT = {
+    "kept": "そのまま",
+    "dropped": "消えた",
+    "truncated": "切り詰め",
+    "special": "特殊トークン",
+    "unk": "[UNK]",
+    "normalized": "NFKC で変わった",
 }
 TEXT_REPORT_MAX_CHARS = 40
 
@@ -358,6 +359,9 @@ def plot_text_report(report: Any, *, title: str | None = None) -> Figure:
             f"文の長さが {len(text)} 文字です。図にできるのは 1〜{TEXT_REPORT_MAX_CHARS} 文字の文です: "
             f"長い文は check_text(tokenizer, text[:{TEXT_REPORT_MAX_CHARS}]) のように一部を調べてください。"
         )
+    from .textcheck import REASON_LABELS  # the reasons' names, shared with the text report
+
+    labels = {"kept": "そのまま残った", **REASON_LABELS}
     fate = ["kept"] * len(text)
     for finding in report.findings:
         for i in range(finding.start, finding.end):
@@ -395,7 +399,7 @@ def plot_text_report(report: Any, *, title: str | None = None) -> Figure:
             ax.patches[-1].set_hatch("///")
     used = [f for f in FATE_COLORS if f in fate]
     ax.legend(
-        handles=[Patch(facecolor=FATE_COLORS[f], edgecolor="#444444", label=_FATE_LABELS[f]) for f in used],
+        handles=[Patch(facecolor=FATE_COLORS[f], edgecolor="#444444", label=labels[f]) for f in used],
         loc="lower left",
         bbox_to_anchor=(0.0, -0.12),
         ncol=len(used),
@@ -403,7 +407,10 @@ def plot_text_report(report: Any, *, title: str | None = None) -> Figure:
         frameon=False,
     )
     ax.set_title(
-        title or f"{len(text)} 文字 → トークン {report.kept} 個、残らなかった文字 {sum(f != 'kept' for f in fate)} 個",
+        title
+        or f"{len(text)} 文字 → トークン {report.kept} 個 (文字の行き先: "
+        + "・".join(f"{_FATE_SHORT[f]} {fate.count(f)}" for f in used)
+        + ")",
         loc="left",
         fontsize=10.5,
     )

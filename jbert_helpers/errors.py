@@ -92,3 +92,8 @@ class ExerciseError(JbertError, KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message with quotes around it
         return str(self.args[0]) if self.args else ""
+
+
+class SaveError(JbertError, ValueError):
+    """``jbert save``: a cell marked ``# jbert: save`` cannot be saved (not only definitions, a syntax
+    error, a name two lessons define); the message names the notebook and cell (:mod:`jbert_helpers.tools.savegen`)."""

@@ -92,9 +92,90 @@ def wordpiece_tokenize(word: str, vocab: Container[str], unk_token: str = "[UNK]
     return pieces
 
 
+# ---- notebooks/04-10_truncation.ipynb, cell 27 ----
+from jbert_helpers import WindowError
+
+
+def window_spans(n_tokens: int, max_length: int = 512, stride: int = 128) -> list[tuple[int, int]]:
+    """窓の範囲 [start, end) の並び: 1 窓に文のトークン max_length - 2 個まで、隣の窓と stride 個重ねる。"""
+    for name, value, low in (("n_tokens", n_tokens, 1), ("max_length", max_length, 3), ("stride", stride, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise WindowError(f"{name} は {low} 以上の整数を渡してください ({name}={value!r})。")
+    room = max_length - 2  # [CLS] と [SEP] の分を除いた、文のトークンの枠 c
+    if stride >= room:
+        raise WindowError(
+            f"stride={stride} が 1 つの窓の枠 max_length - 2 = {room} 以上です。窓が先へ進みません。"
+            f"修正: stride を {room} より小さく (たとえば {room // 4}) してください。"
+        )
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end = min(start + room, n_tokens)
+        spans.append((start, end))
+        if end == n_tokens:  # 文の終わりに届いた窓が最後
+            return spans
+        start += room - stride  # c - s ずつ進む
+
+
+def split_windows(
+    ids: list[int], cls_id: int, sep_id: int, max_length: int = 512, stride: int = 128
+) -> list[list[int]]:
+    """文の ID 列 (特殊トークンなし) を窓に分け、窓ごとに [CLS] と [SEP] を付ける (パディングはしない)。"""
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
+        raise WindowError(
+            "ids には文の ID のリスト (1 個以上の int) を渡してください: "
+            "tokenizer.encode(text, add_special_tokens=False) の結果です。"
+        )
+    return [[cls_id, *ids[start:end], sep_id] for start, end in window_spans(len(ids), max_length, stride)]
+
+
+# ---- notebooks/04-10_truncation.ipynb, cell 34 ----
+import torch
+
+
+def max_context_window(spans: list[tuple[int, int]], position: int) -> int:
+    """position を、少ない側の文脈がいちばん多い窓の番号 (run_squad.py の _check_is_max_context の規則)。"""
+    best, best_score = -1, -1.0
+    for k, (start, end) in enumerate(spans):
+        if start <= position < end:
+            score = min(position - start, end - 1 - position) + 0.01 * (end - start)
+            if score > best_score:  # 同点なら前の窓のまま
+                best, best_score = k, score
+    if best < 0:
+        raise WindowError(f"位置 {position} はどの窓にも入っていません。window_spans(...) の結果と文の位置を渡してください。")
+    return best
+
+
+def merge_windows(outputs: torch.Tensor, spans: list[tuple[int, int]], how: str = "central") -> torch.Tensor:
+    """窓ごとの出力 [K, L, ...] (行 k は [CLS] 窓 k [SEP] [PAD]…) を、文のトークンの位置 [n, ...] に戻す。"""
+    if how not in ("central", "mean"):
+        raise WindowError(f"how は 'central' か 'mean' です (how={how!r})。")
+    need = max((end - start for start, end in spans), default=-2) + 2
+    fits = isinstance(outputs, torch.Tensor) and outputs.dim() >= 2 and outputs.shape[0] == len(spans)
+    if not spans or not fits or outputs.shape[1] < need:
+        got = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs).__name__
+        raise WindowError(
+            f"outputs ({got}) が窓と合いません: 形 [窓の数 {len(spans)}, 系列長 {need} 以上, …] のテンソルのはずです。"
+            "修正: パディングした窓のバッチ (tokenizer.pad) をモデルに通した last_hidden_state を渡してください。"
+        )
+    rows = []
+    for p in range(spans[-1][1]):
+        if how == "central":
+            k = max_context_window(spans, p)
+            rows.append(outputs[k, 1 + p - spans[k][0]])  # 1 + …: 行の先頭は [CLS]
+        else:
+            here = [outputs[k, 1 + p - start] for k, (start, end) in enumerate(spans) if start <= p < end]
+            rows.append(torch.stack(here).float().mean(dim=0))
+    return torch.stack(rows)
+
+
 __all__ = [
     "WordAlignment",
     "WordPieceStep",
     "align_words",
+    "max_context_window",
+    "merge_windows",
+    "split_windows",
+    "window_spans",
     "wordpiece_tokenize",
 ]

@@ -20,8 +20,11 @@ slow tokenizer does not return). It checks that the tokens it rebuilt are exactl
 ``tokenizer.tokenize(text)`` and that the encoding's ids are those tokens' ids (perhaps cut by
 truncation and padded), then reports every character that did not survive as a
 :class:`TextFinding` (position, characters, what they became, reason). Positions are indices of
-the Python ``str`` (code points: 𠮷 is one position). Whitespace is not reported: it only
-separates words, and ``decode`` puts spaces between words anyway (lesson 04-07).
+the Python ``str`` (code points: 𠮷 is one position). Whitespace (spaces, tabs, newlines, U+3000)
+is deliberately not reported: MeCab and WordPiece treat it as a separator, so it never becomes a
+token, and reporting it would mark every spaced text. A space can still change where words split
+(``外国人参政権`` → ``外国 人 ##参 政権``, ``外国人 参政権`` → ``外国 人 参政 権``): ``ok`` means
+"no character lost or changed, whitespace aside" (lesson 04-13a shows both).
 
 Example::
 
@@ -52,7 +55,7 @@ from .saved import WordPieceStep, wordpiece_tokenize
 #: The reasons a character can fail to survive, in the order the checker gives them precedence
 #: (a character cut by truncation is reported as truncated even if it had also become [UNK]).
 REASONS: tuple[str, ...] = ("dropped", "truncated", "special", "unk", "normalized")
-_LABELS = {
+REASON_LABELS = {
     "dropped": "消えた (dropped)",
     "truncated": "切り詰め (truncated)",
     "special": "特殊トークン (special)",
@@ -81,7 +84,7 @@ class TextFinding:
     def __str__(self) -> str:
         where = f"位置 {self.start}" if self.end - self.start == 1 else f"位置 {self.start}-{self.end - 1}"
         became = self.became if self.became else "(なし)"
-        return f"{where:<10} {self.original!r}  {_LABELS[self.reason]} → {became}: {self.detail}"
+        return f"{where:<10} {self.original!r}  {REASON_LABELS[self.reason]} → {became}: {self.detail}"
 
 
 @dataclass(frozen=True)

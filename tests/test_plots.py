@@ -314,11 +314,10 @@ def test_attention_mask_figure_rejects_bad_input(kwargs, words):
 
 
 def test_windows_figure_has_two_bars_per_window_and_the_coverage():
-    from jbert_helpers import TokenWindows, plot_windows, window_spans
+    from jbert_helpers import plot_windows, window_spans
 
-    spans = tuple(window_spans(84, 32, 8))
-    w = TokenWindows(tuple("x" * 84), tuple(range(84)), spans, 32, 8, 2, 3, 0)
-    fig = plot_windows(w)
+    spans = window_spans(84, 32, 8)
+    fig = plot_windows(spans)
     top, bottom = fig.axes
     assert len(_gids(top, "window:")) == len(_gids(top, "kept:")) == 4
     for k, (s, e) in enumerate(spans):
@@ -336,20 +335,13 @@ def test_windows_figure_has_two_bars_per_window_and_the_coverage():
 def test_new_figures_draw_japanese_without_missing_glyphs(recwarn):
     from transformers import BertConfig
 
-    from jbert_helpers import (
-        TokenWindows,
-        WordAlignment,
-        plot_attention_mask,
-        plot_bert_architecture,
-        plot_windows,
-        plot_word_pieces,
-    )
+    from jbert_helpers import WordAlignment, plot_attention_mask, plot_bert_architecture, plot_windows, plot_word_pieces
 
     figs = [
         plot_bert_architecture(BertConfig()),
         plot_word_pieces(WordAlignment(["しよう"], ["[CLS]", "しよ", "##う", "[SEP]"], [None, 0, 0, None])),
         plot_attention_mask(LONGEST, ["明日"] * 11),
-        plot_windows(TokenWindows(tuple("ab"), (1, 2), ((0, 2),), 4, 0, 2, 3, 0)),
+        plot_windows([(0, 2)]),
     ]
     for fig in figs:
         fig.canvas.draw()
@@ -377,6 +369,11 @@ def test_text_report_colours_each_character_by_its_fate_and_puts_tokens_under_th
     assert [bool(p.get_hatch()) for p in tokens] == [False] * 4 + [True] * (len(tokens) - 4)  # cut by max_length
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "U+20BB7" in texts and "U+200B" in texts  # no glyph in the font / invisible: the code point
+    # the title counts the characters by fate (rewritten and [UNK] characters are not "lost")
+    title = fig.axes[0].get_title(loc="left")
+    assert title == "13 文字 → トークン 4 個 (文字の行き先: そのまま 1・切り詰め 6・[UNK] 2・NFKC で変わった 4)"
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["そのまま残った", "切り詰め (truncated)", "[UNK] になった (unk)", "NFKC で変わった (normalized)"]
     assert not [w for w in recwarn if "missing from font" in str(w.message)]
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 import jbert_helpers
-from jbert_helpers.tools.savegen import MARKER, SaveError, generate, save, saved_source
+from jbert_helpers.errors import SaveError
+from jbert_helpers.tools.savegen import MARKER, generate, save, saved_source
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

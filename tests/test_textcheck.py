@@ -236,6 +236,13 @@ def test_truncation_joins_across_whitespace(tokenizer):
 # --- what is not reported ------------------------------------------------------------------------
 
 
+def test_a_space_changes_the_split_yet_is_not_reported(tokenizer):
+    """The design lesson 04-13a states: whitespace is a separator, never reported, though it moves word boundaries."""
+    assert tokenizer.tokenize("外国人参政権") == ["外国", "人", "##参", "政権"]
+    assert tokenizer.tokenize("外国人 参政権") == ["外国", "人", "参政", "権"]
+    assert check_text(tokenizer, "外国人 参政権").ok and check_text(tokenizer, "今日は\t晴れ\n明日は\u3000雨").ok
+
+
 @pytest.mark.parametrize("text", ["明日は晴れ。", "a\tb\nc", "前\u3000後", "  ", ""])
 def test_clean_text_and_whitespace_are_not_reported(tokenizer, text):
     report = check_text(tokenizer, text)

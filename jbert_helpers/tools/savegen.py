@@ -31,7 +31,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import JbertError
+from ..errors import SaveError
 
 #: The first line of a code cell whose code the package keeps (exactly this text).
 MARKER = "# jbert: save"
@@ -47,10 +47,6 @@ names the notebook and the cell it comes from; read the lesson for the explanati
 # ruff: noqa: E402, I001
 from __future__ import annotations
 '''
-
-
-class SaveError(JbertError):
-    """A marked cell cannot be saved (not plain definitions, a syntax error, a name defined twice)."""
 
 
 def _source(cell: dict[str, Any]) -> str:
