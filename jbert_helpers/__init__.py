@@ -67,6 +67,8 @@ _EXPORTS: dict[str, str] = {
     "plot_bert_architecture": "diagrams",
     "plot_word_pieces": "diagrams",
     "plot_text_report": "diagrams",
+    "plot_gelu": "diagrams",
+    "plot_head_split": "diagrams",
     "TokenWindows": "windows",
     "split_windows": "windows",
     "window_spans": "windows",
@@ -87,7 +89,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .attention import plot_attention, plot_mask_effect
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
     from .device import DeviceChoice, best_device, choose_device, move_batch
-    from .diagrams import plot_bert_architecture, plot_text_report, plot_word_pieces
+    from .diagrams import plot_bert_architecture, plot_gelu, plot_head_split, plot_text_report, plot_word_pieces
     from .errors import (
         AttentionPlotError,
         ConversionError,
