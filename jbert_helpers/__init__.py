@@ -80,6 +80,9 @@ _EXPORTS: dict[str, str] = {
     "plot_mask_effect": "attention",
     "TENSOR_ATOL": "exercises",
     "tensors_close": "exercises",
+    "self_attention": "saved",
+    "encoder_layer": "saved",
+    "bert_encoder": "saved",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = importlib.metadata.version("jbert-helpers")
@@ -113,6 +116,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .models import ModelChoice, choose_model, resolve_model_name
     from .params import counted_breakdown, formula_breakdown
     from .plots import additive_mask, attention_cost, attention_cost_table, plot_attention_mask, plot_padding
+    from .saved import bert_encoder, encoder_layer, self_attention
     from .standin import ensure_standin, is_standin
     from .textcheck import TextFinding, TextReport, TokenSpan, check_text
     from .versions import print_versions
