@@ -60,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "plot_bert_architecture": "diagrams",
     "plot_word_pieces": "diagrams",
     "plot_text_report": "diagrams",
+    "plot_gelu": "diagrams",
+    "plot_head_split": "diagrams",
     "plot_windows": "windows",
     "window_spans": "saved",
     "split_windows": "saved",
@@ -75,6 +77,9 @@ _EXPORTS: dict[str, str] = {
     "align_words": "saved",
     "WordPieceStep": "saved",
     "wordpiece_tokenize": "saved",
+    "self_attention": "saved",
+    "encoder_layer": "saved",
+    "bert_encoder": "saved",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = importlib.metadata.version("jbert-helpers")
@@ -83,7 +88,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .attention import plot_attention, plot_mask_effect
     from .convert import conversion_steps, json_size, nested_shape, to_numpy
     from .device import DeviceChoice, best_device, choose_device, move_batch
-    from .diagrams import plot_bert_architecture, plot_text_report, plot_word_pieces
+    from .diagrams import plot_bert_architecture, plot_gelu, plot_head_split, plot_text_report, plot_word_pieces
     from .errors import (
         AttentionPlotError,
         ConversionError,
@@ -110,8 +115,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         WordAlignment,
         WordPieceStep,
         align_words,
+        bert_encoder,
+        encoder_layer,
         max_context_window,
         merge_windows,
+        self_attention,
         split_windows,
         window_spans,
         wordpiece_tokenize,

@@ -84,9 +84,11 @@ def plot_bert_architecture(config: object, *, title: str | None = None) -> Figur
 
     Left: the input ``[B, L]``; the embeddings (token ``V×H`` + position ``P×H`` + segment
     ``T×H`` → add → LayerNorm) giving ``[B, L, H]``; one box per encoder layer
-    (``num_hidden_layers`` of them, gid ``"layer:1"`` …); ``last_hidden_state [B, L, H]``; the
-    pooler (``[CLS]`` → dense ``H→H`` + tanh) giving ``pooler_output [B, H]``. Right: the inside
-    of one layer (multi-head attention with ``h`` heads of ``d_k = H/h``, residual + LayerNorm,
+    (``num_hidden_layers`` of them, gid ``"layer:1"`` …), each fed by an arrow from ``attention_mask``
+    (the additive mask ``M``, made once, the same for every layer; arrows gid ``"mask:1"`` …);
+    ``last_hidden_state [B, L, H]``; the pooler (``[CLS]`` → dense ``H→H`` + tanh) giving
+    ``pooler_output [B, H]``. Right: the inside of one layer (multi-head attention with ``h`` heads
+    of ``d_k = H/h`` and ``M`` in its softmax, the heads concatenated → ``W^O``, residual + LayerNorm,
     FFN ``H → I → H`` with the config's activation, residual + LayerNorm). Returns the figure.
 
     Example::
@@ -104,8 +106,8 @@ def plot_bert_architecture(config: object, *, title: str | None = None) -> Figur
     act = c["hidden_act"].upper() if c["hidden_act"].lower().startswith("gelu") else c["hidden_act"]
     shape = f"[B, L, {hidden}]"
 
-    fig, ax = plt.subplots(figsize=(10, 9.8))
-    ax.set_xlim(0, 11)
+    fig, ax = plt.subplots(figsize=(11.5, 9.8))
+    ax.set_xlim(0, 12.6)
     ax.set_ylim(0, 13)
     ax.axis("off")
 
@@ -127,11 +129,24 @@ def plot_bert_architecture(config: object, *, title: str | None = None) -> Figur
 
     top, bottom = 9.15, 3.2  # the stack of encoder layers
     step = (top - bottom) / n
+    # attention_mask [B, L] → the additive mask M, made once and handed to the attention of every layer
+    bus, mask_color = 6.75, "#c0392b"  # the line of the mask and its colour
+    _box(ax, 5.95, 12.1, 1.6, 0.6, "attention_mask\n[B, L]", IO_COLOR, "input:attention_mask", size=8.5)
+    ax.plot([bus, bus], [12.1, top - n * step + step * 0.5], color=mask_color, lw=1.4, gid="mask:bus")
+    ax.text(bus + 0.1, 11.7, "加算マスク M\n(全層で同じ)", fontsize=8, color=mask_color, va="top")
     for k in range(n):
         y = top - (k + 1) * step + step * 0.12
         _box(ax, 1.6, y, 3.2, step * 0.76, f"層 {k + 1}", LAYER_COLOR, f"layer:{k + 1}", size=min(10, 80 * step))
+        y_mid = y + step * 0.38
+        mask_arrow = {"arrowstyle": "-|>", "color": mask_color, "lw": 0.9, "mutation_scale": 8}
+        ax.annotate("", xy=(4.8, y_mid), xytext=(bus, y_mid), arrowprops=mask_arrow, gid=f"mask:{k + 1}")
     ax.text(
-        0.05, (top + bottom) / 2, f"× {n} 層\n(構造は同じ、\n重みは層\nごとに別)", fontsize=9, va="center", ha="left"
+        0.05,
+        (top + bottom) / 2,
+        f"× {n} 層\n(構造は同じ、\nパラメータは\n層ごとに別)",
+        fontsize=9,
+        va="center",
+        ha="left",
     )
     _arrow(ax, 3.2, bottom, 3.2, 2.65)
     _box(ax, 1.6, 2.05, 3.2, 0.6, f"last_hidden_state\n{shape}", IO_COLOR, "output:last_hidden_state")
@@ -141,35 +156,45 @@ def plot_bert_architecture(config: object, *, title: str | None = None) -> Figur
     _box(ax, 1.6, 0.0, 3.2, 0.6, f"pooler_output\n[B, {hidden}]", IO_COLOR, "output:pooler_output")
 
     # --- right column: the inside of one layer -------------------------------------------------
-    x0, w = 7.1, 3.6
+    left, x0, w = 7.45, 7.95, 3.3
     first = top - step + step * 0.12
-    ax.plot([4.8, 6.55], [first + step * 0.76, 10.2], ls="--", color="#888888", lw=0.8)
-    ax.plot([4.8, 6.55], [first, 1.55], ls="--", color="#888888", lw=0.8)
+    ax.plot([4.8, left], [first + step * 0.76, 10.2], ls="--", color="#888888", lw=0.8)
+    ax.plot([4.8, left], [first, 1.55], ls="--", color="#888888", lw=0.8)
     from matplotlib.patches import Rectangle
 
-    ax.add_patch(Rectangle((6.55, 1.55), 4.4, 8.65, fill=False, ls="--", ec="#888888", gid="detail:frame"))
-    ax.text(6.7, 9.8, "1 層の中 (Vaswani et al. 2017 のエンコーダ層)", fontsize=9.5)
+    ax.add_patch(Rectangle((left, 1.55), 12.5 - left, 8.65, fill=False, ls="--", ec="#888888", gid="detail:frame"))
+    ax.text(left + 0.15, 9.8, "1 層の中 (Vaswani et al. 2017 のエンコーダ層)", fontsize=9.5)
     d_k = hidden // heads
     parts = [
-        (8.55, f"マルチヘッドアテンション\n{heads} ヘッド × d_k = {d_k}", LAYER_COLOR, "detail:attention"),
-        (7.05, "残差 (+ 入力) → LayerNorm", LAYER_COLOR, "detail:add_norm_1"),
-        (5.15, f"FFN: {hidden} → {c['intermediate_size']} → {hidden}\n(活性化 {act})", LAYER_COLOR, "detail:ffn"),
-        (3.65, "残差 (+ 入力) → LayerNorm", LAYER_COLOR, "detail:add_norm_2"),
+        (
+            8.2,
+            1.0,
+            f"マルチヘッドアテンション\n{heads} ヘッド × d_k = {d_k}\n"
+            + r"$\mathrm{softmax}(QK^\top/\sqrt{d_k} + M)\,V$",
+            "detail:attention",
+        ),
+        (6.95, 0.7, f"ヘッドを連結 → $W^O$ ({hidden}→{hidden})", "detail:output_projection"),
+        (5.75, 0.7, "残差 (+ 入力) → LayerNorm", "detail:add_norm_1"),
+        (3.95, 0.8, f"FFN: {hidden} → {c['intermediate_size']} → {hidden}\n(活性化 {act})", "detail:ffn"),
+        (2.75, 0.7, "残差 (+ 入力) → LayerNorm", "detail:add_norm_2"),
     ]
-    for y, text, color, gid in parts:
-        _box(ax, x0, y, w, 0.8, text, color, gid)
-    _arrow(ax, x0 + w / 2, 9.6, x0 + w / 2, 9.35)
-    ax.text(x0 + w / 2 + 0.1, 9.4, f"入力 {shape}", fontsize=8.5)
-    for (y_hi, *_), (y_lo, *_) in zip(parts, parts[1:], strict=False):
-        _arrow(ax, x0 + w / 2, y_hi, x0 + w / 2, y_lo + 0.8)
-    _arrow(ax, x0 + w / 2, 3.65, x0 + w / 2, 2.75)
-    ax.text(x0 + w / 2 + 0.1, 2.9, f"出力 {shape} → 次の層へ", fontsize=8.5)
-    ax.text(x0 + w / 2 + 0.1, 6.3, shape, fontsize=8.5, color="#333333")
-    # the two residual connections: around the attention, around the FFN
-    for y_from, y_to in ((9.45, 7.45), (6.55, 4.05)):
+    for y, hgt, text, gid in parts:
+        _box(ax, x0, y, w, hgt, text, LAYER_COLOR, gid, size=9)
+    _arrow(ax, x0 + w / 2, 9.6, x0 + w / 2, 9.2)
+    ax.text(x0 + w / 2 + 0.1, 9.35, f"入力 {shape}", fontsize=8.5)
+    for (y_hi, *_), (y_lo, h_lo, *_) in zip(parts, parts[1:], strict=False):
+        _arrow(ax, x0 + w / 2, y_hi, x0 + w / 2, y_lo + h_lo)
+    _arrow(ax, x0 + w / 2, 2.75, x0 + w / 2, 2.0)
+    ax.text(x0 + w / 2 + 0.1, 2.15, f"出力 {shape} → 次の層へ", fontsize=8.5)
+    ax.text(x0 + w / 2 + 0.1, 5.05, shape, fontsize=8.5, color="#333333")
+    # the additive mask M enters the attention's softmax (from the right)
+    _arrow(ax, 12.4, 8.7, x0 + w, 8.7, color=mask_color, lw=1.2)
+    ax.text(12.35, 8.8, "M", fontsize=10, color=mask_color, ha="right", va="bottom")
+    # the two residual connections: around the attention (with W^O), around the FFN
+    for y_from, y_to in ((9.4, 6.1), (5.3, 3.1)):
         _arrow(ax, x0, y_from, x0, y_to, style="-|>", connectionstyle="bar,fraction=-0.12", ls="--")
-    ax.text(6.62, 8.25, "残差", fontsize=8.5, color="#555555", rotation=90)
-    ax.text(6.62, 5.1, "残差", fontsize=8.5, color="#555555", rotation=90)
+    ax.text(left + 0.07, 7.9, "残差", fontsize=8.5, color="#555555", rotation=90)
+    ax.text(left + 0.07, 4.3, "残差", fontsize=8.5, color="#555555", rotation=90)
 
     ax.set_title(
         title or f"BERT の構造 (層 {n}、隠れ状態の次元 H = {hidden}、ヘッド {heads}; 数は config から)",
@@ -411,6 +436,99 @@ def plot_text_report(report: Any, *, title: str | None = None) -> Figure:
         or f"{len(text)} 文字 → トークン {report.kept} 個 (文字の行き先: "
         + "・".join(f"{_FATE_SHORT[f]} {fate.count(f)}" for f in used)
         + ")",
+        loc="left",
+        fontsize=10.5,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_gelu(*, x_min: float = -4.0, x_max: float = 4.0) -> Figure:
+    """The exact GELU ``x Φ(x)`` (erf) beside its tanh approximation, and their difference (lesson 04-18a).
+
+    Left: both curves on ``[x_min, x_max]`` (lines with gid ``"gelu:exact"`` and ``"gelu:tanh"``);
+    right: exact − tanh (gid ``"gelu:difference"``), the only place the two can be told apart.
+    ``torch.nn.functional.gelu`` computes both (``approximate="none"`` / ``"tanh"``). Returns the figure.
+
+    >>> fig = plot_gelu(x_min=-3.0, x_max=3.0)
+    >>> sorted(str(line.get_gid()) for ax in fig.axes for line in ax.lines if line.get_gid())
+    ['gelu:difference', 'gelu:exact', 'gelu:tanh']
+    """
+    if not x_min < x_max:
+        raise DiagramError(
+            f"x_min < x_max にしてください (x_min={x_min}, x_max={x_max})。例: plot_gelu(x_min=-4, x_max=4)"
+        )
+    import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (日本語フォントを登録する: 豆腐 □ にしない)
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.linspace(x_min, x_max, 801, dtype=torch.float64)
+    exact, tanh = F.gelu(x), F.gelu(x, approximate="tanh")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.plot(x, exact, color="#1f77b4", lw=2.2, label="正確な GELU: $x\\,\\Phi(x)$ (erf)", gid="gelu:exact")
+    left.plot(x, tanh, color="#ff7f0e", lw=1.2, ls="--", label="tanh 近似", gid="gelu:tanh")
+    left.set_xlabel("$x$")
+    left.set_ylabel("GELU($x$)")
+    left.set_title("2 つの GELU (線は重なって見える)")
+    left.legend(loc="upper left")
+    right.plot(x, exact - tanh, color="#2ca02c", gid="gelu:difference")
+    right.axhline(0.0, color="#888888", lw=0.8)
+    right.set_xlabel("$x$")
+    right.set_ylabel("差 (正確 − tanh 近似)")
+    right.set_title(f"差: 最大 {float((exact - tanh).abs().max()):.1e} (区間 [{x_min:g}, {x_max:g}])")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_head_split(config: object, *, seq_len: int) -> Figure:
+    """The head split ``[B, L, H]`` → ``[B, h, L, d_k]`` for one sentence (lesson 04-18a).
+
+    Left: ``q`` of one sentence, ``seq_len`` rows × ``H`` columns, cut into ``h`` coloured bands of
+    ``d_k = H/h`` columns (gid ``"band:k"``); right: the same bands as ``h`` separate ``L × d_k``
+    matrices, head ``k`` (0-based, as in ``q_h[:, k]``) = columns ``k·d_k`` … ``(k+1)·d_k − 1``
+    (gid ``"head:k"``). Numbers come from ``config`` (``bert.config``). Returns the figure.
+
+    >>> from transformers import BertConfig
+    >>> fig = plot_head_split(BertConfig(), seq_len=14)
+    >>> len([p for p in fig.axes[0].patches if str(p.get_gid()).startswith("head:")])
+    12
+    """
+    c = _config_of(config)
+    if not isinstance(seq_len, int) or seq_len < 1:
+        raise DiagramError(f"seq_len は 1 以上の整数 (系列長 L) を渡してください (渡された値: {seq_len!r})。")
+    import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (日本語フォントを登録する: 豆腐 □ にしない)
+    from matplotlib.patches import Rectangle
+
+    hidden, heads = c["hidden_size"], c["num_attention_heads"]
+    d_k, cols = hidden // heads, (heads + 1) // 2  # the heads on the right: two rows
+    colors = plt.get_cmap("tab20" if heads <= 20 else "hsv", max(heads, 1))
+    fig, ax = plt.subplots(figsize=(11, 4.6))
+    ax.set_xlim(0, 14.5 + 1.6 * cols)
+    ax.set_ylim(0, 10.6)
+    ax.axis("off")
+    band = 12.0 / heads
+    for k in range(heads):
+        ax.add_patch(Rectangle((0.5 + k * band, 3.0), band, 4.0, fc=colors(k), ec="#444444", gid=f"band:{k}"))
+        ax.text(0.5 + (k + 0.5) * band, 5.0, str(k), ha="center", va="center", fontsize=8)
+    ax.text(6.5, 7.4, f"q (1 文ぶん): L = {seq_len} 行 × H = {hidden} 列", ha="center", fontsize=10)
+    ax.text(6.5, 2.5, f"形 [B, L, {hidden}]: {heads} ヘッド × {d_k} 列が横に並ぶ", ha="center", fontsize=9)
+    _arrow(ax, 12.8, 5.0, 14.4, 5.0)
+    ax.text(13.6, 5.4, f".view(B, L, {heads}, {d_k})\n.transpose(1, 2)", ha="center", va="bottom", fontsize=8)
+    for k in range(heads):
+        row, col = divmod(k, cols)
+        x, y = 14.9 + col * 1.6, 5.6 - row * 4.9
+        ax.add_patch(Rectangle((x, y), 1.1, 3.5, fc=colors(k), ec="#444444", gid=f"head:{k}"))
+        ax.text(x + 0.55, y + 3.65, f"ヘッド {k}", ha="center", fontsize=8)
+        ax.text(x + 0.55, y + 1.75, f"{d_k}\n列", ha="center", va="center", fontsize=7.5)
+    ax.text(
+        14.9 + 0.8 * cols, 0.15, f"形 [B, {heads}, L, {d_k}]: ヘッドごとに L × {d_k} の行列", ha="center", fontsize=9
+    )
+    ax.set_title(
+        f"ヘッドへの分割: ヘッド k (0 から数える) は q の列 {d_k}k 〜 {d_k}k + {d_k - 1} (数は増えない: {heads} × {d_k} = {hidden})",
         loc="left",
         fontsize=10.5,
     )

@@ -5,7 +5,7 @@ cell and run ``jbert save`` (``tests/test_saved.py`` fails when the two differ).
 names the notebook and the cell it comes from; read the lesson for the explanation.
 """
 
-# ruff: noqa: E402, I001
+# ruff: noqa: E402, F811, I001  (each lesson's cell imports what it uses)
 from __future__ import annotations
 
 
@@ -169,12 +169,62 @@ def merge_windows(outputs: torch.Tensor, spans: list[tuple[int, int]], how: str 
     return torch.stack(rows)
 
 
+# ---- notebooks/04-18a_inside_bert.ipynb, cell 58 ----
+import math
+
+import torch
+import torch.nn.functional as F
+from transformers import BertModel
+from transformers.models.bert.modeling_bert import BertLayer
+
+
+def self_attention(x: torch.Tensor, layer: BertLayer, M: torch.Tensor) -> torch.Tensor:
+    """層の入力 x [B, L, H] と加算マスク M [B, 1, 1, L] から、W^O の前の文脈 [B, L, H] を返す (4-18a 節)。"""
+    sa = layer.attention.self
+    B, L, H = x.shape
+    h, d_k = sa.num_attention_heads, sa.attention_head_size  # 12 ヘッド、1 ヘッドの次元 64
+    q, k, v = ((x @ m.weight.T + m.bias).view(B, L, h, d_k).transpose(1, 2) for m in (sa.query, sa.key, sa.value))
+    weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d_k) + M, dim=-1)  # アテンションの重み [B, h, L, L]
+    return (weights @ v).transpose(1, 2).reshape(B, L, H)  # ヘッドを横に連結
+
+
+def encoder_layer(x: torch.Tensor, layer: BertLayer, M: torch.Tensor) -> torch.Tensor:
+    """エンコーダ 1 層: アテンション → W^O → 残差 + LN → GELU の FFN → 残差 + LN (4-18a 節)。"""
+    ao, inter, out = layer.attention.output, layer.intermediate, layer.output
+    H = x.shape[-1]
+    y = x + self_attention(x, layer, M) @ ao.dense.weight.T + ao.dense.bias  # W^O と残差
+    y = F.layer_norm(y, (H,), ao.LayerNorm.weight, ao.LayerNorm.bias, ao.LayerNorm.eps)
+    f = F.gelu(y @ inter.dense.weight.T + inter.dense.bias)  # 正確な GELU (hidden_act="gelu")
+    z = y + f @ out.dense.weight.T + out.dense.bias  # FFN と残差
+    return F.layer_norm(z, (H,), out.LayerNorm.weight, out.LayerNorm.bias, out.LayerNorm.eps)
+
+
+def bert_encoder(x0: torch.Tensor, bert: BertModel, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """埋め込みの出力 x0 [B, L, H] から (last_hidden_state, pooler_output) を作る (4-18a 節)。"""
+    if x0.ndim != 3 or x0.shape[-1] != bert.config.hidden_size or attention_mask.shape != x0.shape[:2]:
+        raise ValueError(
+            f"x0 は [B, L, {bert.config.hidden_size}]、attention_mask は [B, L] を渡してください "
+            f"(x0: {tuple(x0.shape)}、attention_mask: {tuple(attention_mask.shape)})。"
+        )
+    if bert.pooler is None:
+        raise ValueError("pooler のないモデルです。BertModel.from_pretrained(model_name) で読み込んでください。")
+    M = torch.where(attention_mask[:, None, None, :] == 1, 0.0, torch.finfo(x0.dtype).min)  # [B, 1, 1, L]
+    x = x0
+    for layer in bert.encoder.layer:  # 12 層: 同じ手順を層ごとのパラメータで
+        x = encoder_layer(x, layer, M)
+    pooled = torch.tanh(x[:, 0] @ bert.pooler.dense.weight.T + bert.pooler.dense.bias)  # [CLS] の位置だけ
+    return x, pooled
+
+
 __all__ = [
     "WordAlignment",
     "WordPieceStep",
     "align_words",
+    "bert_encoder",
+    "encoder_layer",
     "max_context_window",
     "merge_windows",
+    "self_attention",
     "split_windows",
     "window_spans",
     "wordpiece_tokenize",

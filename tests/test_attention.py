@@ -158,3 +158,95 @@ def test_mask_effect_bad_input_raises_a_clear_error(kwargs: dict, message: str) 
     args = {"scores": scores, "weights": weights, "tokens": PADDED, "key_mask": MASK} | kwargs
     with pytest.raises(AttentionPlotError, match=message):
         plot_mask_effect(args.pop("scores"), args.pop("weights"), args.pop("tokens"), **args)
+
+
+# ---- the encoder lesson 04-18a saves (jbert_helpers.saved): self_attention, encoder_layer, bert_encoder ----
+
+
+def _tiny_bert(seed: int, **config: object):
+    """A small random BertModel (eager, so it also returns its attention weights), in eval mode."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    values = {"vocab_size": 50, "hidden_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4}
+    values.update(config)
+    cfg = BertConfig(**values, intermediate_size=96, max_position_embeddings=32)
+    cfg._attn_implementation = "eager"
+    return BertModel(cfg).eval()
+
+
+def _batch(seed: int, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """input_ids, token_type_ids, attention_mask of right-padded rows with the given valid lengths."""
+    g = torch.Generator().manual_seed(seed)
+    L = max(lengths)
+    ids = torch.randint(5, 50, (len(lengths), L), generator=g)
+    mask = (torch.arange(L)[None, :] < torch.tensor(lengths)[:, None]).long()
+    tt = (torch.arange(L)[None, :] >= L // 2).long() * mask
+    return ids * mask, tt, mask
+
+
+@pytest.mark.parametrize(("seed", "lengths"), [(0, [5, 3]), (1, [7]), (2, [4, 4, 1]), (3, [6, 2, 5, 6])])
+def test_bert_encoder_matches_the_model_on_random_models_and_batches(seed: int, lengths: list[int]) -> None:
+    from jbert_helpers import bert_encoder
+
+    bert = _tiny_bert(seed)
+    ids, tt, mask = _batch(seed, lengths)
+    with torch.no_grad():
+        out = bert(input_ids=ids, token_type_ids=tt, attention_mask=mask, output_hidden_states=True)
+        last, pooled = bert_encoder(out.hidden_states[0], bert, mask)
+    assert torch.allclose(last, out.last_hidden_state, atol=1e-5)
+    assert torch.allclose(pooled, out.pooler_output, atol=1e-5)
+
+
+def test_encoder_layer_is_one_layer_and_self_attention_is_sdpa_with_the_boolean_mask() -> None:
+    import torch.nn.functional as F
+
+    from jbert_helpers import encoder_layer, self_attention
+
+    bert = _tiny_bert(4)
+    ids, tt, mask = _batch(4, [6, 4])
+    M = torch.where(mask[:, None, None, :] == 1, 0.0, torch.finfo(torch.float32).min)
+    with torch.no_grad():
+        hs = bert(input_ids=ids, token_type_ids=tt, attention_mask=mask, output_hidden_states=True).hidden_states
+        for k, layer in enumerate(bert.encoder.layer):
+            assert torch.allclose(encoder_layer(hs[k], layer, M), hs[k + 1], atol=1e-5)
+        sa = bert.encoder.layer[0].attention.self
+        B, L, H = hs[0].shape
+        q, k_, v = (
+            (hs[0] @ m.weight.T + m.bias).view(B, L, 4, H // 4).transpose(1, 2) for m in (sa.query, sa.key, sa.value)
+        )
+        sdpa = F.scaled_dot_product_attention(q, k_, v, attn_mask=(mask == 1)[:, None, None, :])
+        context = self_attention(hs[0], bert.encoder.layer[0], M)
+    assert context.shape == (B, L, H)
+    assert torch.allclose(context, sdpa.transpose(1, 2).reshape(B, L, H), atol=1e-5)
+    # a mistake is seen: without the mask, the padded row differs
+    with torch.no_grad():
+        unmasked = encoder_layer(hs[0], bert.encoder.layer[0], torch.zeros_like(M))
+    assert not torch.allclose(unmasked[1], hs[1][1], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("shape", "mask_shape", "message"),
+    [
+        ((5, 48), (1, 5), r"x0 は \[B, L, 48\].*\(x0: \(5, 48\)"),
+        ((1, 5, 32), (1, 5), "x0: \\(1, 5, 32\\)"),
+        ((2, 5, 48), (2, 4), "attention_mask: \\(2, 4\\)"),
+    ],
+)
+def test_bert_encoder_says_which_shape_is_wrong(shape: tuple, mask_shape: tuple, message: str) -> None:
+    from jbert_helpers import bert_encoder
+
+    with pytest.raises(ValueError, match=message):
+        bert_encoder(torch.zeros(shape), _tiny_bert(0), torch.ones(mask_shape, dtype=torch.long))
+
+
+def test_bert_encoder_needs_the_pooler() -> None:
+    from transformers import BertConfig, BertModel
+
+    from jbert_helpers import bert_encoder
+
+    bert = BertModel(
+        BertConfig(vocab_size=50, hidden_size=48, num_hidden_layers=1, num_attention_heads=4), add_pooling_layer=False
+    )
+    with pytest.raises(ValueError, match="pooler のないモデル"):
+        bert_encoder(torch.zeros(1, 3, 48), bert, torch.ones(1, 3, dtype=torch.long))

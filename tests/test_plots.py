@@ -177,7 +177,11 @@ def test_bert_architecture_has_one_box_per_layer_and_the_config_numbers(layers):
         f"layer:{k}" for k in range(1, layers + 1)
     ]
     assert len(_gids(ax, "embedding:")) == 4  # token, position, segment, sum
-    assert len(_gids(ax, "detail:")) == 5  # attention, add & norm, FFN, add & norm, the frame
+    assert len(_gids(ax, "detail:")) == 6  # attention, W^O, add & norm, FFN, add & norm, the frame
+    # attention_mask enters every layer's attention: one arrow per layer from the mask's line
+    assert sorted(str(t.get_gid()) for t in ax.texts if str(t.get_gid()).startswith("mask:")) == sorted(
+        f"mask:{k}" for k in range(1, layers + 1)
+    )
     text = "\n".join(_texts(fig))
     for words in (
         "トークン埋め込み\n32,000 × 96",
@@ -192,10 +196,56 @@ def test_bert_architecture_has_one_box_per_layer_and_the_config_numbers(layers):
         "LayerNorm",
         "残差",
         "tanh",
+        "attention_mask",
+        "加算マスク M",
+        "$W^O$",
+        r"$\mathrm{softmax}(QK^\top/\sqrt{d_k} + M)\,V$",
     ):
         assert words in text, words
     # the same function reads a model's config through .config
     assert len(_gids(plot_bert_architecture(type("M", (), {"config": config})()).axes[0], "layer:")) == layers
+
+
+def test_gelu_plot_shows_both_gelus_and_their_small_difference():
+    import numpy as np
+
+    from jbert_helpers import DiagramError, plot_gelu
+
+    fig = plot_gelu(x_min=-6.0, x_max=6.0)
+    lines = {str(line.get_gid()): line for ax in fig.axes for line in ax.lines if line.get_gid()}
+    assert set(lines) == {"gelu:exact", "gelu:tanh", "gelu:difference"}
+    x, exact = (np.asarray(v) for v in lines["gelu:exact"].get_data())
+    from math import erf, sqrt
+
+    assert np.allclose(exact, [v * 0.5 * (1 + erf(v / sqrt(2))) for v in x])  # x Φ(x), the erf form
+    difference = np.asarray(lines["gelu:difference"].get_ydata())
+    assert 1e-4 < np.abs(difference).max() < 1e-3  # small, but far above float32 rounding
+    assert "5.0e-04" in fig.axes[1].get_title() or "4.7e-04" in fig.axes[1].get_title()
+    with pytest.raises(DiagramError, match="x_min < x_max"):
+        plot_gelu(x_min=1.0, x_max=1.0)
+
+
+@pytest.mark.parametrize(("heads", "hidden"), [(12, 768), (3, 96)])
+def test_head_split_draws_one_band_and_one_matrix_per_head(heads, hidden):
+    from transformers import BertConfig
+
+    from jbert_helpers import DiagramError, plot_head_split
+
+    config = BertConfig(hidden_size=hidden, num_attention_heads=heads, intermediate_size=4 * hidden)
+    fig = plot_head_split(config, seq_len=14)
+    (ax,) = fig.axes
+    assert _gids(ax, "band:") == [f"band:{k}" for k in range(heads)]
+    assert _gids(ax, "head:") == [f"head:{k}" for k in range(heads)]
+    for k in range(heads):  # head k keeps band k's colour
+        (band,) = [p for p in ax.patches if p.get_gid() == f"band:{k}"]
+        (head,) = [p for p in ax.patches if p.get_gid() == f"head:{k}"]
+        assert band.get_facecolor() == head.get_facecolor()
+    text = "\n".join(_texts(fig))
+    d_k = hidden // heads
+    for words in (f"[B, L, {hidden}]", f"[B, {heads}, L, {d_k}]", "ヘッド 0", f"ヘッド {heads - 1}", "L = 14"):
+        assert words in text, words
+    with pytest.raises(DiagramError, match="seq_len"):
+        plot_head_split(config, seq_len=0)
 
 
 def test_bert_architecture_rejects_what_is_not_a_config():
@@ -335,10 +385,20 @@ def test_windows_figure_has_two_bars_per_window_and_the_coverage():
 def test_new_figures_draw_japanese_without_missing_glyphs(recwarn):
     from transformers import BertConfig
 
-    from jbert_helpers import WordAlignment, plot_attention_mask, plot_bert_architecture, plot_windows, plot_word_pieces
+    from jbert_helpers import (
+        WordAlignment,
+        plot_attention_mask,
+        plot_bert_architecture,
+        plot_gelu,
+        plot_head_split,
+        plot_windows,
+        plot_word_pieces,
+    )
 
     figs = [
         plot_bert_architecture(BertConfig()),
+        plot_gelu(),
+        plot_head_split(BertConfig(), seq_len=14),
         plot_word_pieces(WordAlignment(["しよう"], ["[CLS]", "しよ", "##う", "[SEP]"], [None, 0, 0, None])),
         plot_attention_mask(LONGEST, ["明日"] * 11),
         plot_windows([(0, 2)]),

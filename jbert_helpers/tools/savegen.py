@@ -44,7 +44,7 @@ cell and run ``jbert save`` (``tests/test_saved.py`` fails when the two differ).
 names the notebook and the cell it comes from; read the lesson for the explanation.
 """
 
-# ruff: noqa: E402, I001
+# ruff: noqa: E402, F811, I001  (each lesson's cell imports what it uses)
 from __future__ import annotations
 '''
 
