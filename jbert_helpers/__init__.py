@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
-    "ConversionError": "errors",
     "DeviceError": "errors",
     "EncodingError": "errors",
     "EncodingMismatchError": "errors",
@@ -25,14 +24,9 @@ _EXPORTS: dict[str, str] = {
     "StandinError": "errors",
     "TextAlignmentError": "errors",
     "TextCheckError": "errors",
-    "conversion_steps": "convert",
-    "json_size": "convert",
-    "nested_shape": "convert",
-    "to_numpy": "convert",
     "DeviceChoice": "device",
     "best_device": "device",
     "choose_device": "device",
-    "move_batch": "device",
     "check": "exercises",
     "check_exercise": "exercises",
     "expected_answer": "exercises",
@@ -44,8 +38,6 @@ _EXPORTS: dict[str, str] = {
     "choose_model": "models",
     "resolve_model_name": "models",
     "print_versions": "versions",
-    "counted_breakdown": "params",
-    "formula_breakdown": "params",
     "ensure_standin": "standin",
     "is_standin": "standin",
     "TextFinding": "textcheck",
@@ -57,7 +49,6 @@ _EXPORTS: dict[str, str] = {
     "ParamCountError": "errors",
     "WordPieceError": "errors",
     "plot_padding": "plots",
-    "additive_mask": "plots",
     "plot_attention_mask": "plots",
     "DiagramError": "errors",
     "WindowError": "errors",
@@ -72,12 +63,13 @@ _EXPORTS: dict[str, str] = {
     "window_spans": "windows",
     "merge_windows": "windows",
     "plot_windows": "windows",
-    "attention_cost": "plots",
-    "attention_cost_table": "plots",
     "plot_attention": "attention",
     "plot_mask_effect": "attention",
     "TENSOR_ATOL": "exercises",
     "tensors_close": "exercises",
+    "additive_mask": "saved",
+    "formula_by_part": "saved",
+    "count_by_part": "saved",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = importlib.metadata.version("jbert-helpers")
@@ -85,12 +77,10 @@ __version__ = importlib.metadata.version("jbert-helpers")
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .alignment import WordAlignment, word_alignment
     from .attention import plot_attention, plot_mask_effect
-    from .convert import conversion_steps, json_size, nested_shape, to_numpy
-    from .device import DeviceChoice, best_device, choose_device, move_batch
+    from .device import DeviceChoice, best_device, choose_device
     from .diagrams import plot_bert_architecture, plot_text_report, plot_word_pieces
     from .errors import (
         AttentionPlotError,
-        ConversionError,
         DeviceError,
         DiagramError,
         EncodingError,
@@ -109,8 +99,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .hubcache import HUB_MODEL_ID
     from .invariants import EncodingReport, RowReport, check_encoding
     from .models import ModelChoice, choose_model, resolve_model_name
-    from .params import counted_breakdown, formula_breakdown
-    from .plots import additive_mask, attention_cost, attention_cost_table, plot_attention_mask, plot_padding
+    from .plots import plot_attention_mask, plot_padding
+    from .saved import additive_mask, count_by_part, formula_by_part
     from .standin import ensure_standin, is_standin
     from .textcheck import TextFinding, TextReport, TokenSpan, check_text
     from .versions import print_versions
