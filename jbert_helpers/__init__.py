@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
-    "ConversionError": "errors",
     "DeviceError": "errors",
     "EncodingError": "errors",
     "EncodingMismatchError": "errors",
@@ -25,14 +24,9 @@ _EXPORTS: dict[str, str] = {
     "StandinError": "errors",
     "TextAlignmentError": "errors",
     "TextCheckError": "errors",
-    "conversion_steps": "convert",
-    "json_size": "convert",
-    "nested_shape": "convert",
-    "to_numpy": "convert",
     "DeviceChoice": "device",
     "best_device": "device",
     "choose_device": "device",
-    "move_batch": "device",
     "check": "exercises",
     "check_exercise": "exercises",
     "expected_answer": "exercises",
@@ -44,15 +38,12 @@ _EXPORTS: dict[str, str] = {
     "choose_model": "models",
     "resolve_model_name": "models",
     "print_versions": "versions",
-    "counted_breakdown": "params",
-    "formula_breakdown": "params",
     "ensure_standin": "standin",
     "is_standin": "standin",
     "check_text": "textcheck",
     "AttentionPlotError": "errors",
     "ParamCountError": "errors",
     "plot_padding": "plots",
-    "additive_mask": "plots",
     "plot_attention_mask": "plots",
     "DiagramError": "errors",
     "WindowError": "errors",
@@ -67,8 +58,6 @@ _EXPORTS: dict[str, str] = {
     "split_windows": "saved",
     "max_context_window": "saved",
     "merge_windows": "saved",
-    "attention_cost": "plots",
-    "attention_cost_table": "plots",
     "plot_attention": "attention",
     "plot_mask_effect": "attention",
     "TENSOR_ATOL": "exercises",
@@ -80,18 +69,19 @@ _EXPORTS: dict[str, str] = {
     "self_attention": "saved",
     "encoder_layer": "saved",
     "bert_encoder": "saved",
+    "additive_mask": "saved",
+    "formula_by_part": "saved",
+    "count_by_part": "saved",
 }
 __all__ = sorted(_EXPORTS)
 __version__ = importlib.metadata.version("jbert-helpers")
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .attention import plot_attention, plot_mask_effect
-    from .convert import conversion_steps, json_size, nested_shape, to_numpy
-    from .device import DeviceChoice, best_device, choose_device, move_batch
+    from .device import DeviceChoice, best_device, choose_device
     from .diagrams import plot_bert_architecture, plot_gelu, plot_head_split, plot_text_report, plot_word_pieces
     from .errors import (
         AttentionPlotError,
-        ConversionError,
         DeviceError,
         DiagramError,
         EncodingError,
@@ -109,14 +99,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .hubcache import HUB_MODEL_ID
     from .invariants import EncodingReport, RowReport, check_encoding
     from .models import ModelChoice, choose_model, resolve_model_name
-    from .params import counted_breakdown, formula_breakdown
-    from .plots import additive_mask, attention_cost, attention_cost_table, plot_attention_mask, plot_padding
+    from .plots import plot_attention_mask, plot_padding
     from .saved import (
         WordAlignment,
         WordPieceStep,
+        additive_mask,
         align_words,
         bert_encoder,
+        count_by_part,
         encoder_layer,
+        formula_by_part,
         max_context_window,
         merge_windows,
         self_attention,

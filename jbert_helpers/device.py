@@ -1,24 +1,21 @@
-"""Choosing the device the lessons compute on, and moving a batch there.
+"""Choosing the device the lessons compute on.
 
 The book writes ``bert.cuda()``, which fails on a Mac and on a CPU-only machine. The lessons
 call :func:`best_device` instead: Apple's MPS, then CUDA, then the CPU — or what the learner
 asks for in ``JBERT_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ``auto``). Introduced in
-lesson 04-14.
+lesson 04-14. A batch goes to that device with the library's own ``encoding.to(device)``
+(``BatchEncoding.to`` moves every tensor and returns the ``BatchEncoding``; lesson 04-16).
 
 Example::
 
     >>> import torch
     >>> best_device("cpu")
     device(type='cpu')
-    >>> batch = move_batch({"input_ids": torch.tensor([[2, 3]])}, torch.device("cpu"))
-    >>> batch["input_ids"].device
-    device(type='cpu')
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -84,18 +81,3 @@ def choose_device(requested: str | None = None) -> DeviceChoice:
 def best_device(requested: str | None = None) -> torch.device:
     """The device the lessons compute on (see :func:`choose_device`)."""
     return choose_device(requested).device
-
-
-def move_batch(batch: Mapping[str, object], device: torch.device | str) -> dict[str, object]:
-    """Return a new dict with every tensor of ``batch`` on ``device`` (other values unchanged).
-
-    Works on a ``BatchEncoding`` as on a plain dict, so ``model(**move_batch(enc, device))``
-    is the whole idiom. Raises :class:`DeviceError` for a non-mapping, with the fix.
-    """
-    if not isinstance(batch, Mapping):
-        raise DeviceError(
-            f"move_batch は dict (または tokenizer の返す BatchEncoding) を受け取ります。"
-            f"渡されたのは {type(batch).__name__} です: tokenizer(..., return_tensors='pt') の結果を渡してください。"
-        )
-    dev = torch.device(device)
-    return {k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}

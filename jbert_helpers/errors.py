@@ -31,10 +31,6 @@ class StandinError(JbertError, RuntimeError):
     """The offline stand-in cannot be built or loaded (read-only cache, corrupt vocabulary …)."""
 
 
-class ConversionError(JbertError, TypeError):
-    """A value handed to :mod:`jbert_helpers.convert` is not a tensor that can be converted."""
-
-
 class TextCheckError(JbertError, ValueError):
     """:func:`jbert_helpers.check_text` got something it cannot check (not a str, a batch of many
     rows, a tokenizer without the MeCab → WordPiece stages …); the message says what to pass."""
@@ -56,7 +52,7 @@ class AttentionPlotError(JbertError, ValueError):
 
 
 class ParamCountError(JbertError, ValueError):
-    """The config or model handed to :mod:`jbert_helpers.params` cannot be counted."""
+    """The config or model handed to lesson 04-15's ``formula_by_part`` / ``count_by_part`` cannot be counted."""
 
 
 class RefreshError(JbertError, RuntimeError):

@@ -396,12 +396,12 @@ def _word_embedding_size(*, bert: Any) -> int:
 def _bert_large() -> int:
     from transformers import BertConfig
 
-    from .params import formula_breakdown
+    from .saved import formula_by_part
 
     large = BertConfig(
         vocab_size=32000, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096
     )
-    return formula_breakdown(large).total
+    return sum(formula_by_part(large).values())
 
 
 @_exercise("04-15-2", "1 ヘッドの次元 d_k", "hidden_size ÷ num_attention_heads", "bert")

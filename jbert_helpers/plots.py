@@ -1,29 +1,26 @@
-"""Figures and small arithmetic the padding lessons show: real tokens vs ``[PAD]``, the mask, attention cost.
+"""Figures of the padding lessons: real tokens vs ``[PAD]`` per row, and the additive mask.
 
 * :func:`padding_counts` — per row, how many positions are real tokens and how many are ``[PAD]``
   (read from an ``attention_mask``).
 * :func:`plot_padding` — one panel per padding choice, one stacked bar per row (real | ``[PAD]``).
-* :func:`additive_mask` / :func:`plot_attention_mask` — the ``[B, L]`` ``attention_mask`` as the
-  additive mask $M$ of $\\mathrm{softmax}(QK^\\top/\\sqrt{d_k} + M)$ (0 or ``finfo.min``), and a picture
-  of both (lesson 04-09).
-* :func:`attention_cost` / :func:`attention_cost_table` — the $L^2 \\cdot H$ term of self-attention
-  (Vaswani et al. 2017, Table 1: $O(n^2 \\cdot d)$ per layer) for a sequence length, and a table
-  comparing several lengths with one of them.
+* :func:`plot_attention_mask` — the ``[B, L]`` ``attention_mask`` and one row's additive mask $M$
+  of $\\mathrm{softmax}(QK^\\top/\\sqrt{d_k} + M)$ spread over the queries (0 or ``finfo.min``), side
+  by side (lesson 04-09, which builds $M$ itself: ``additive_mask``).
 
-Everything here is deterministic (integers and rounded ratios) so that nbval can compare it;
-bad input raises :class:`~jbert_helpers.errors.EncodingError` saying what was wrong and the fix.
-Introduced in lesson 04-12 (the padding picture and the cost table) and 04-09 (the additive mask).
+The lessons compute the numbers themselves (04-09 the additive mask, 04-12 the attention cost);
+this module only draws. Bad input raises :class:`~jbert_helpers.errors.EncodingError` saying what
+was wrong and the fix. Introduced in lesson 04-12 (the padding picture) and 04-09 (the mask picture).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import EncodingError
+from .invariants import _to_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -33,48 +30,21 @@ REAL_COLOR, PAD_COLOR = "#1f77b4", "#c7c7c7"
 
 
 def _mask_rows(mask: object, label: str) -> list[list[int]]:
-    """An attention mask (list of lists, tensor or array; one row or a batch) as rows of 0/1 ints."""
-    if hasattr(mask, "detach"):  # torch.Tensor (not imported here: plots work without torch)
-        tensor: Any = mask
-        if tensor.dtype.is_floating_point or tensor.is_complex():
-            raise EncodingError(
-                f"{label}: attention_mask の dtype が {tensor.dtype} です。整数 (0/1) のマスクを渡してください: "
-                "tokenizer(...)['attention_mask'] をそのまま使います。"
-            )
-        mask = tensor.detach().cpu().tolist()
-    elif hasattr(mask, "dtype") and hasattr(mask, "tolist"):  # numpy.ndarray
-        array: Any = mask
-        if array.dtype.kind not in "iub":
-            raise EncodingError(
-                f"{label}: attention_mask の dtype が {array.dtype} です。整数 (0/1) の配列を渡してください。"
-            )
-        mask = array.tolist()
-    if isinstance(mask, (str, bytes)) or not isinstance(mask, Sequence):
-        raise EncodingError(
-            f"{label}: attention_mask は 0/1 のリストのリスト (バッチ) のはずですが {type(mask).__name__} です。"
-            "修正: tokenizer(...)['attention_mask'] を渡してください。"
-        )
-    if len(mask) == 0:
-        raise EncodingError(
-            f"{label}: attention_mask が空です (空のバッチ)。修正: 少なくとも 1 文を符号化してください。"
-        )
-    if all(not isinstance(v, Sequence) for v in mask):
-        mask = [mask]  # one sentence
-    rows: list[list[int]] = []
-    for i, row in enumerate(mask):
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise EncodingError(
-                f"{label}: 行 {i} がリストではありません ({type(row).__name__})。修正: 全行を 0/1 のリストにしてください。"
-            )
+    """An attention mask (list of lists, tensor or array; one row or a batch) as rows of 0/1 ints.
+
+    The conversion (tensor / array / list, one row or a batch, integers only) is
+    :func:`jbert_helpers.invariants._to_rows`; this adds what a mask must be: 0/1, rows of one length.
+    """
+    rows, _ = _to_rows(mask, label)
+    for i, row in enumerate(rows):
         if len(row) == 0:
             raise EncodingError(f"{label}: 行 {i} が空です。修正: tokenizer の出力 (長さ 2 以上) を渡してください。")
         for j, x in enumerate(row):
-            if x not in (0, 1) or isinstance(x, float):
+            if x not in (0, 1):
                 raise EncodingError(
                     f"{label}: 行 {i}、位置 {j} の値が {x!r} です。attention_mask は 0 か 1 だけです。"
                     "修正: input_ids ではなく attention_mask を渡してください。"
                 )
-        rows.append([int(x) for x in row])
     lengths = {len(r) for r in rows}
     if len(lengths) > 1:
         raise EncodingError(
@@ -161,126 +131,6 @@ def plot_padding(
     return fig
 
 
-def attention_cost(seq_len: int, hidden_size: int = 768, *, batch_size: int = 1) -> int:
-    """Multiply-adds of $QK^\\top$ summed over the heads of one layer: ``batch_size · L² · H``.
-
-    With $h$ heads of width $d_k = H / h$, each head computes an $L \\times L$ score matrix
-    from $L \\times d_k$ inputs: $h \\cdot L^2 \\cdot d_k = L^2 \\cdot H$. (Weighting the values,
-    $AV$, costs the same again; the linear layers cost $O(L \\cdot H^2)$.)
-
-    Example::
-
-        >>> attention_cost(11, 768)
-        92928
-        >>> attention_cost(11, 768, batch_size=2)
-        185856
-    """
-    for name, value in (("seq_len", seq_len), ("hidden_size", hidden_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise EncodingError(
-                f"{name} は 1 以上の整数のはずですが {value!r} です。"
-                "修正: 系列長は input_ids.shape[1]、H は bert.config.hidden_size を渡してください。"
-            )
-    return batch_size * seq_len * seq_len * hidden_size
-
-
-@dataclass(frozen=True)
-class CostRow:
-    """One line of :class:`AttentionCostTable`."""
-
-    label: str
-    seq_len: int
-    cost: int
-    ratio: float  # cost / the baseline's cost
-
-
-@dataclass(frozen=True)
-class AttentionCostTable:
-    """Attention cost of several sequence lengths, compared with a baseline; prints as a table."""
-
-    rows: tuple[CostRow, ...]
-    baseline: str
-    hidden_size: int
-    batch_size: int
-
-    def __str__(self) -> str:
-        width = max(len("設定"), *(len(r.label) for r in self.rows))
-        # "設定" and "比" are two columns wide on screen: pad them two characters less
-        head = f"{'設定':<{width - 2}}  {'L':>4}  {'B·L²·H':>12}  {'比':>9}"
-        note = (
-            f"(H={self.hidden_size}, B={self.batch_size}: 1 層・全ヘッドの QKᵀ の積和回数 B·L²·H。"
-            f"比は {self.baseline} を 1 とした倍率)"
-        )
-        lines = [note, head]
-        for r in self.rows:
-            lines.append(f"{r.label:<{width}}  {r.seq_len:>4}  {r.cost:>12,}  {r.ratio:>10.1f}")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython display
-        p.text(str(self))
-
-
-def attention_cost_table(
-    lengths: Mapping[str, int], *, hidden_size: int = 768, batch_size: int = 1, baseline: str | None = None
-) -> AttentionCostTable:
-    """:func:`attention_cost` for each ``{label: L}``, with the ratio to ``baseline`` (default: the shortest).
-
-    Example::
-
-        >>> t = attention_cost_table({"L=22": 22, "L=11": 11}, hidden_size=768)
-        >>> [(r.label, r.cost, r.ratio) for r in t.rows]
-        [('L=22', 371712, 4.0), ('L=11', 92928, 1.0)]
-    """
-    if not isinstance(lengths, Mapping) or len(lengths) == 0:
-        raise EncodingError(
-            "lengths には {'名前': 系列長, ...} の辞書を 1 つ以上の項目で渡してください。例: {'longest': 11}"
-        )
-    costs = {str(k): (v, attention_cost(v, hidden_size, batch_size=batch_size)) for k, v in lengths.items()}
-    if baseline is None:
-        baseline = min(costs, key=lambda k: costs[k][0])
-    if baseline not in costs:
-        raise EncodingError(
-            f"baseline {baseline!r} が lengths にありません ({list(costs)})。修正: そのどれかを指定してください。"
-        )
-    base = costs[baseline][1]
-    rows = tuple(CostRow(k, n, c, c / base) for k, (n, c) in costs.items())
-    return AttentionCostTable(rows, baseline, hidden_size, batch_size)
-
-
-def additive_mask(attention_mask: object, *, dtype: object = None) -> Any:
-    """The additive mask $M$ that eager attention adds to $QK^\\top/\\sqrt{d_k}$: shape ``[B, 1, L, L]``.
-
-    ``M[b, 0, i, j]`` is ``0.0`` where key ``j`` of row ``b`` is a real token and
-    ``torch.finfo(dtype).min`` (≈ -3.4e38 for float32) where it is ``[PAD]`` — for every query ``i``
-    (the ``1`` broadcasts over the heads). This is what transformers 5 builds for BERT with
-    ``attn_implementation="eager"`` (``masking_utils.create_bidirectional_mask`` → ``eager_mask``:
-    the boolean mask turned into ``0`` / ``finfo.min``); the default ``"sdpa"`` passes the boolean
-    mask itself to PyTorch. Both build no mask at all (``None``) when no row has ``[PAD]``; this
-    function always returns the matrix (all zeros then), so that it can be drawn.
-    Introduced in lesson 04-09.
-
-    Example::
-
-        >>> import torch
-        >>> m = additive_mask([[1, 1, 0]])
-        >>> tuple(m.shape), m[0, 0, 0].tolist() == [0.0, 0.0, float(torch.finfo(torch.float32).min)]
-        ((1, 1, 3, 3), True)
-    """
-    import torch
-
-    rows = _mask_rows(attention_mask, "attention_mask")
-    dtype = torch.float32 if dtype is None else dtype
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise EncodingError(f"dtype は torch の浮動小数点型 (torch.float32 など) を渡してください ({dtype!r})。")
-    keep = torch.tensor(rows, dtype=torch.bool)  # [B, L]: True where the key may be attended
-    length = keep.shape[1]
-    keep = keep[:, None, None, :].expand(-1, 1, length, -1)  # the same for every query i
-    return torch.where(keep, torch.zeros((), dtype=dtype), torch.finfo(dtype).min)
-
-
 def plot_attention_mask(
     attention_mask: object,
     tokens: Sequence[str],
@@ -321,7 +171,7 @@ def plot_attention_mask(
     labels = list(row_labels) if row_labels is not None else [f"文 {i}" for i in range(batch)]
     if len(labels) != batch:
         raise EncodingError(f"row_labels が {len(labels)} 個ですが、バッチは {batch} 行です。")
-    keep = np.array(additive_mask(rows)[row, 0].numpy() == 0)
+    keep = np.tile(np.array(rows[row]) == 1, (length, 1))  # M == 0 where the key is attended, for every query
 
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(10.5, 5.6), gridspec_kw={"width_ratios": [1.25, 1]}, constrained_layout=True

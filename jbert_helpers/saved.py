@@ -92,6 +92,37 @@ def wordpiece_tokenize(word: str, vocab: Container[str], unk_token: str = "[UNK]
     return pieces
 
 
+# ---- notebooks/04-09_padding.ipynb, cell 20 ----
+import torch
+
+from jbert_helpers import EncodingError
+
+
+def additive_mask(attention_mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """attention_mask [B, L] (1 = 実トークン、0 = [PAD]) から加算マスク M [B, 1, 1, L] を作る (4-9 節)。
+
+    M は実トークンのキーで 0、[PAD] のキーで dtype の最小値 (-∞ の代わり)。
+    大きさ 1 の 2 つの次元はヘッドとクエリ i の方向にブロードキャストされ、
+    スコア QKᵀ/√d_k [B, h, L, L] にそのまま足せます。
+    """
+    if not isinstance(attention_mask, torch.Tensor) or attention_mask.dim() != 2:
+        shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else "テンソルでない"
+        raise EncodingError(
+            f"attention_mask は形 [B, L] のテンソルのはずですが、{type(attention_mask).__name__} ({shape}) です。"
+            "修正: tokenizer(..., return_tensors='pt')['attention_mask'] を渡してください"
+            " (1 文なら tokenizer([文], ...) でバッチにします)。"
+        )
+    if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
+        raise EncodingError(
+            "attention_mask の値は 0 か 1 だけのはずです。修正: input_ids ではなく attention_mask を渡してください。"
+        )
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise EncodingError(f"dtype は浮動小数点型 (torch.float32 など) を指定してください (渡されたのは {dtype})。")
+    m = attention_mask[:, None, None, :]  # [B, 1, 1, L]: ヘッドとクエリの次元を大きさ 1 で足す
+    zeros = torch.zeros(m.shape, dtype=dtype, device=attention_mask.device)
+    return zeros.masked_fill(m == 0, torch.finfo(dtype).min)  # (1 - m) · min と同じ (0 を -0.0 にしない)
+
+
 # ---- notebooks/04-10_truncation.ipynb, cell 27 ----
 from jbert_helpers import WindowError
 
@@ -169,6 +200,62 @@ def merge_windows(outputs: torch.Tensor, spans: list[tuple[int, int]], how: str 
     return torch.stack(rows)
 
 
+# ---- notebooks/04-15_model_config.ipynb, cell 23 ----
+from transformers import BertConfig
+
+from jbert_helpers import ParamCountError
+
+
+def formula_by_part(config: BertConfig, pooler: bool = True) -> dict[str, int]:
+    """BertModel のパラメータ数を、config の数字だけから部分ごとに式で計算する (4-15 節)。
+
+    部分は "embeddings"、"encoder.layer.0" 〜 "encoder.layer.{N-1}"、"pooler" (pooler=False なら無し)。
+    """
+    fields = ("vocab_size", "hidden_size", "max_position_embeddings", "type_vocab_size", "intermediate_size",
+              "num_hidden_layers")  # 式の V, H, P, T, I, N
+    values = [getattr(config, field, -1) for field in fields]  # ないフィールドは -1 (下で報告)
+    bad = [f for f, v in zip(fields, values, strict=True) if isinstance(v, bool) or not isinstance(v, int) or v < 0]
+    if bad:
+        raise ParamCountError(
+            f"config の {', '.join(bad)} が 0 以上の整数ではありません ({type(config).__name__})。"
+            "修正: bert.config (BertConfig) を渡してください。"
+        )
+    V, H, P, T, I, N = values  # noqa: E741 (式の記号 I のまま)
+    per_layer = 4 * (H * H + H) + 2 * (2 * H) + (H * I + I) + (I * H + H)  # アテンション + LayerNorm 2 つ + FFN
+    parts = {"embeddings": V * H + P * H + T * H + 2 * H}
+    parts.update({f"encoder.layer.{n}": per_layer for n in range(N)})
+    if pooler:
+        parts["pooler"] = H * H + H
+    return parts
+
+
+# ---- notebooks/04-15_model_config.ipynb, cell 25 ----
+import re
+
+from torch import nn
+
+
+def count_by_part(model: nn.Module) -> dict[str, int]:
+    """BertModel のパラメータ数を、named_parameters() の名前の頭で部分ごとに数える (4-15 節)。
+
+    部分の名前は formula_by_part と同じです。BertFor… (タスク用の頭付き) なら model.bert を渡します。
+    """
+    if not isinstance(model, nn.Module):
+        raise ParamCountError(
+            f"{type(model).__name__} はモデルではありません (named_parameters() がありません)。修正: BertModel を渡してください。"
+        )
+    counts: dict[str, int] = {}
+    for name, param in model.named_parameters():
+        part = re.match(r"embeddings|encoder\.layer\.\d+|pooler", name)
+        if part is None:
+            raise ParamCountError(
+                f"パラメータ {name} は embeddings / encoder.layer.N / pooler のどれでもありません。"
+                "修正: BertModel を渡してください (BertFor… のモデルなら model.bert)。"
+            )
+        counts[part.group()] = counts.get(part.group(), 0) + param.numel()
+    return counts
+
+
 # ---- notebooks/04-18a_inside_bert.ipynb, cell 58 ----
 import math
 
@@ -219,9 +306,12 @@ def bert_encoder(x0: torch.Tensor, bert: BertModel, attention_mask: torch.Tensor
 __all__ = [
     "WordAlignment",
     "WordPieceStep",
+    "additive_mask",
     "align_words",
     "bert_encoder",
+    "count_by_part",
     "encoder_layer",
+    "formula_by_part",
     "max_context_window",
     "merge_windows",
     "self_attention",

@@ -1,4 +1,4 @@
-"""Tests of jbert_helpers.device: the device choice (MPS → CUDA → CPU, JBERT_DEVICE) and move_batch.
+"""Tests of jbert_helpers.device: the device choice (MPS → CUDA → CPU, JBERT_DEVICE).
 
 The machine's hardware is simulated by monkeypatching torch's availability checks, so every
 branch is tested on a CPU-only machine.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jbert_helpers import DeviceError, JbertError, best_device, choose_device, move_batch
+from jbert_helpers import DeviceError, JbertError, best_device, choose_device
 
 
 @pytest.fixture
@@ -110,27 +110,3 @@ def test_device_types_the_lessons_do_not_use_are_refused(hardware, requested):
     hardware(cuda=1, mps=True)
     with pytest.raises(DeviceError):
         choose_device(requested)
-
-
-def test_move_batch_moves_tensors_and_keeps_the_rest():
-    ids = torch.tensor([[2, 3]])
-    batch = {"input_ids": ids, "note": "x"}
-    moved = move_batch(batch, "cpu")
-    assert moved["input_ids"].device == torch.device("cpu")
-    assert torch.equal(moved["input_ids"], ids)
-    assert moved["note"] == "x"
-    assert moved is not batch and set(moved) == set(batch)
-
-
-def test_move_batch_accepts_a_batch_encoding():
-    from transformers import BatchEncoding
-
-    enc = BatchEncoding({"input_ids": torch.tensor([[2, 3]]), "attention_mask": torch.tensor([[1, 1]])})
-    moved = move_batch(enc, torch.device("cpu"))
-    assert sorted(moved) == ["attention_mask", "input_ids"]
-
-
-@pytest.mark.parametrize("bad", [[1, 2], torch.tensor([1]), "input_ids"])
-def test_move_batch_refuses_a_non_mapping(bad):
-    with pytest.raises(DeviceError, match="BatchEncoding"):
-        move_batch(bad, "cpu")

@@ -1,4 +1,4 @@
-"""Tests of jbert_helpers.plots (lesson 04-12): padding counts, the padding figure, attention cost."""
+"""Tests of jbert_helpers.plots (lessons 04-09, 04-12): padding counts and figures; 04-09's saved ``additive_mask``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from jbert_helpers.errors import EncodingError, JbertError
-from jbert_helpers.plots import attention_cost, attention_cost_table, padding_counts, plot_padding
+from jbert_helpers.plots import padding_counts, plot_padding
 
 # The 04-12 batch ("明日の天気は晴れだ。" has effective length 9, "パソコンが急に動かなくなった。" 11).
 LONGEST = [[1] * 9 + [0] * 2, [1] * 11]
@@ -47,10 +47,10 @@ def test_padding_counts_one_sentence():
         ([[2, 11475, 3, 0]], "attention_mask を渡して"),
         (torch.ones(2, 3), "dtype"),  # float mask
         (np.ones((2, 3)), "dtype"),
-        ("1100", "リストのリスト"),
+        ("1100", "整数のリスト"),
         ([[1, 1], 5], "行 1"),
         ([[]], "空"),
-        ([[1.0, 1.0, 0.0]], "0 か 1"),
+        ([[1.0, 1.0, 0.0]], "整数ではありません"),
     ],
 )
 def test_padding_counts_rejects_bad_masks(mask, words):
@@ -92,49 +92,6 @@ def test_plot_padding_accepts_tensors_and_default_labels():
 def test_plot_padding_rejects_bad_input(masks, kwargs, words):
     with pytest.raises(JbertError, match=words):
         plot_padding(masks, **kwargs)
-
-
-def test_attention_cost_is_batch_times_length_squared_times_hidden():
-    # 12 heads of width 64: 12 * 11 * 11 * 64 multiply-adds for Q K^T in one layer
-    assert attention_cost(11, 768) == 12 * 11 * 11 * 64
-    assert attention_cost(512, 768, batch_size=2) == 2 * 512 * 512 * 768
-    assert attention_cost(22) == 4 * attention_cost(11)  # doubling L quadruples the cost
-
-
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "11", True, None])
-def test_attention_cost_rejects_non_positive_or_non_int(bad):
-    with pytest.raises(EncodingError, match="1 以上の整数"):
-        attention_cost(bad)
-    with pytest.raises(EncodingError, match="hidden_size"):
-        attention_cost(11, bad)
-
-
-def test_attention_cost_table_ratios_and_text():
-    table = attention_cost_table(
-        {"max_length=512": 512, "max_length=32": 32, "longest": 11}, hidden_size=768, batch_size=2, baseline="longest"
-    )
-    ratios = {r.label: round(r.ratio, 1) for r in table.rows}
-    assert ratios == {"max_length=512": round(512**2 / 121, 1), "max_length=32": round(1024 / 121, 1), "longest": 1.0}
-    text = str(table)
-    assert "402,653,184" in text  # 2 * 512^2 * 768
-    assert "185,856" in text  # 2 * 11^2 * 768
-    assert "longest を 1" in text
-    assert len(text.splitlines()) == 2 + 3
-
-
-def test_attention_cost_table_defaults_to_shortest_baseline():
-    table = attention_cost_table({"long": 20, "short": 10})
-    assert table.baseline == "short"
-    assert [r.ratio for r in table.rows] == [4.0, 1.0]
-
-
-@pytest.mark.parametrize(
-    ("lengths", "kwargs", "words"),
-    [({}, {}, "1 つ以上"), ({"a": 3}, {"baseline": "b"}, "baseline"), ({"a": 0}, {}, "seq_len")],
-)
-def test_attention_cost_table_rejects_bad_input(lengths, kwargs, words):
-    with pytest.raises(EncodingError, match=words):
-        attention_cost_table(lengths, **kwargs)
 
 
 def test_plot_padding_draws_japanese_without_missing_glyphs(recwarn):
@@ -316,21 +273,46 @@ def test_word_pieces_rejects_what_is_not_an_alignment():
         plot_word_pieces(WordAlignment([], ["[CLS]", "[SEP]"], [None, None]))
 
 
-def test_additive_mask_is_what_transformers_adds_in_eager_attention():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("mask", [FIXED_32, [[1] * 9 + [0] * 2, [1] * 11], [[1, 0]], [[1] * 5, [1] * 5]])
+def test_additive_mask_is_what_transformers_adds_in_eager_attention(mask, dtype):
+    """04-09's saved function: [B, 1, 1, L], broadcast over the queries = create_bidirectional_mask (eager)."""
     from transformers import BertConfig
     from transformers.masking_utils import create_bidirectional_mask
 
     from jbert_helpers import additive_mask
 
-    mask = torch.tensor(FIXED_32)
-    config = BertConfig()
-    config._attn_implementation = "eager"
-    theirs = create_bidirectional_mask(config=config, inputs_embeds=torch.zeros(2, 32, 8), attention_mask=mask)
-    ours = additive_mask(mask)
-    assert ours.shape == (2, 1, 32, 32) and ours.dtype == torch.float32
-    assert torch.equal(ours, theirs)
-    assert ours[0, 0, 5, 9].item() == torch.finfo(torch.float32).min and ours[0, 0, 31, 8].item() == 0.0
-    assert additive_mask(mask, dtype=torch.float16)[0, 0, 0, -1].item() == torch.finfo(torch.float16).min
+    mask = torch.tensor(mask)
+    batch, length = mask.shape
+    config = BertConfig(attn_implementation="eager")
+    theirs = create_bidirectional_mask(
+        config=config, inputs_embeds=torch.zeros(batch, length, 8, dtype=dtype), attention_mask=mask
+    )
+    ours = additive_mask(mask, dtype=dtype)
+    assert ours.shape == (batch, 1, 1, length) and ours.dtype == dtype
+    if theirs is None:  # no [PAD] anywhere: transformers adds nothing, ours is all zeros
+        assert bool(mask.all()) and bool((ours == 0).all())
+    else:
+        assert torch.equal(ours.expand(batch, 1, length, length), theirs)
+    minimum = torch.finfo(dtype).min
+    assert [x == minimum for x in ours[0, 0, 0].tolist()] == [m == 0 for m in mask[0].tolist()]
+    assert not any(str(x) == "-0.0" for x in ours.flatten().tolist())  # zeros are +0.0, not (1 - 1) * min
+
+
+@pytest.mark.parametrize(
+    ("mask", "kwargs", "words"),
+    [
+        ([[1, 1, 0]], {}, "テンソル"),  # a list, not a tensor
+        (torch.tensor([1, 1, 0]), {}, r"\(3,\)"),  # one sentence without the batch dimension
+        (torch.tensor([[2, 11475, 3, 0]]), {}, "0 か 1"),  # input_ids by mistake
+        (torch.tensor([[1, 1, 0]]), {"dtype": torch.long}, "浮動小数点型"),
+    ],
+)
+def test_additive_mask_says_what_was_wrong(mask, kwargs, words):
+    from jbert_helpers import additive_mask
+
+    with pytest.raises(EncodingError, match=words):
+        additive_mask(mask, **kwargs)
 
 
 def test_attention_mask_figure_shows_the_mask_and_m():

@@ -6,8 +6,7 @@
   and the report agrees with the encoding (rows, lengths, effective lengths, kinds).
 * Every mutation of a valid encoding that breaks an invariant (a moved ``[SEP]``, a flipped mask
   bit, a ``[PAD]`` inside the text, a wrong segment id) is rejected with ``EncodingError``.
-* ``move_batch``, ``to_numpy``/``conversion_steps``, ``choose_device`` and ``wordpiece_tokenize``
-  keep their contracts on arbitrary tensors, strings and words.
+* ``choose_device`` and ``wordpiece_tokenize`` keep their contracts on arbitrary strings and words.
 
 Example counts are modest (the file runs in well under a minute on two cores) and the examples
 are the same on every run (no flakes in ``make test``); ``JBERT_HYPOTHESIS_EXPLORE=1`` draws new
@@ -16,28 +15,16 @@ ones. Hypothesis keeps the failing examples it finds in ``.hypothesis/`` and rep
 
 from __future__ import annotations
 
-import json
 import os
 import string
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from transformers import BertJapaneseTokenizer
 
-from jbert_helpers import (
-    ConversionError,
-    DeviceError,
-    EncodingError,
-    check_encoding,
-    choose_device,
-    conversion_steps,
-    move_batch,
-    to_numpy,
-)
+from jbert_helpers import DeviceError, EncodingError, check_encoding, choose_device
 from jbert_helpers.standin import ensure_standin
 
 # `make test` must not flake: the examples are derived from each test's name (derandomize), the same
@@ -268,87 +255,6 @@ def test_mutations_are_rejected_as_tensors_too(data: st.DataObject) -> None:
     enc[key][row][j] = {"attention_mask": 0, "token_type_ids": 2, "input_ids": 0}[key]
     with pytest.raises(EncodingError):
         check_encoding({k: torch.tensor(v) for k, v in enc.items()})
-
-
-# --- move_batch ---------------------------------------------------------------------------------
-dtypes = st.sampled_from(
-    [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.bool]
-)
-tensors = st.builds(
-    lambda shape, dtype: (
-        torch.zeros(shape, dtype=dtype)
-        if dtype == torch.bool
-        else torch.arange(int(np.prod(shape)) if shape else 1).reshape(shape).to(dtype)
-    ),
-    st.lists(st.integers(0, 4), max_size=3).map(tuple),
-    dtypes,
-)
-values = st.one_of(tensors, st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=3))
-
-
-@SETTINGS
-@given(
-    batch=st.dictionaries(st.text(min_size=1, max_size=10), values, max_size=6),
-    device=st.sampled_from(["cpu", torch.device("cpu"), "cpu:0"]),
-)
-def test_move_batch_keeps_everything_and_moves_tensors(batch: dict, device) -> None:
-    moved = move_batch(batch, device)
-    assert list(moved) == list(batch)
-    for key, value in batch.items():
-        if isinstance(value, torch.Tensor):
-            assert moved[key].device.type == "cpu"
-            assert moved[key].dtype == value.dtype and torch.equal(moved[key], value)
-        else:
-            assert moved[key] is value
-
-
-@FEW
-@given(value=st.one_of(st.lists(st.integers()), st.text(), st.integers(), st.none(), tensors))
-def test_move_batch_rejects_non_mappings(value: object) -> None:
-    with pytest.raises(DeviceError, match="BatchEncoding"):
-        move_batch(value, "cpu")  # type: ignore[arg-type]
-
-
-# --- to_numpy / conversion_steps --------------------------------------------------------------------------
-numpy_dtypes = st.sampled_from([np.float32, np.float64, np.float16, np.int64, np.int32, np.int8, np.uint8, np.bool_])
-arrays = numpy_dtypes.flatmap(
-    lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))
-)
-
-
-@SETTINGS
-@given(array=arrays, grad=st.booleans())
-def test_to_numpy_round_trips(array: np.ndarray, grad: bool) -> None:
-    t = torch.from_numpy(array.copy())
-    if grad and t.is_floating_point():
-        t.requires_grad_(True)
-    out = to_numpy(t)
-    assert isinstance(out, np.ndarray)
-    assert out.shape == array.shape and out.dtype == array.dtype
-    np.testing.assert_array_equal(out, array)
-
-
-@SETTINGS
-@given(array=arrays)
-def test_conversion_steps_agree_with_the_tensor(array: np.ndarray) -> None:
-    t = torch.from_numpy(array.copy())
-    steps = conversion_steps(t)
-    assert [s.stage for s in steps] == ["torch", "cpu", "numpy", "list"]
-    assert steps[0].shape == steps[1].shape == steps[2].shape == tuple(array.shape)
-    assert steps[0].nbytes == steps[1].nbytes == steps[2].nbytes == array.nbytes
-    if array.size:  # an empty list cannot tell its inner sizes
-        assert steps[3].shape == tuple(array.shape)
-    assert steps[3].nbytes == len(json.dumps(array.tolist(), separators=(",", ":")).encode())
-    assert all(str(s) for s in steps)
-
-
-@FEW
-@given(value=st.one_of(st.integers(), st.floats(), st.text(), st.lists(st.floats(), max_size=3), st.none(), arrays))
-def test_non_tensors_are_a_conversion_error(value: object) -> None:
-    with pytest.raises(ConversionError, match="torch.Tensor"):
-        to_numpy(value)  # type: ignore[arg-type]
-    with pytest.raises(ConversionError, match="torch.Tensor"):
-        conversion_steps(value)  # type: ignore[arg-type]
 
 
 # --- choose_device ----------------------------------------------------------------------------------
