@@ -319,7 +319,10 @@ def _bwrap_args(plan: dict[str, Any], connection: bytes | None) -> tuple[list[st
         "--die-with-parent",
         "--clearenv",
         *bind("--ro-bind-fd", "/usr", "/usr"),
+        # the only writable place, first: the grader's folders bound below /tmp go on top of it
+        *["--perms", "1777", "--size", str(plan["tmp_mb"] * 1024 * 1024), "--tmpfs", "/tmp"],
     ]
+    made.add("/tmp")
     for name in ("bin", "lib", "lib32", "lib64", "sbin"):
         path = "/" + name
         if os.path.islink(path):
@@ -336,16 +339,17 @@ def _bwrap_args(plan: dict[str, Any], connection: bytes | None) -> tuple[list[st
     package = plan["package"]
     args += bind("--ro-bind-fd", package, package)
     if not plan["answer_key"]:
-        args += ["--ro-bind-data", data_fd(EXERCISES_STUB.encode()), os.path.join(package, "exercises.py")]
+        stub = data_fd(EXERCISES_STUB.encode())
+        args += ["--perms", "0444", "--ro-bind-data", stub, os.path.join(package, "exercises.py")]
         for cache in (os.path.join(package, "__pycache__"),):
             if os.path.isdir(cache):  # compiled copies of the answer key: an empty folder instead
                 args += ["--tmpfs", cache, "--remount-ro", cache]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", str(plan["tmp_mb"] * 1024 * 1024), "--tmpfs", "/tmp"]
     if plan["channel"]:
         args += bind("--bind-fd", plan["channel"], plan["channel"])
     if connection is not None:
-        args += ["--ro-bind-data", data_fd(connection), CONNECTION_INSIDE]
+        args += parents(CONNECTION_INSIDE)
+        args += ["--perms", "0444", "--ro-bind-data", data_fd(connection), CONNECTION_INSIDE]
     args += ["--remount-ro", "/"]
     for key, value in sorted(plan["env"].items()):
         args += ["--setenv", key, value]
