@@ -344,7 +344,10 @@ def test_the_answer_key_is_a_stub_inside_and_the_real_one_outside() -> None:
     import jbert_helpers.exercises as real
 
     stub: dict[str, Any] = {}
-    exec(compile(sandbox.EXERCISES_STUB, "stub", "exec"), {"__name__": "jbert_helpers.x", "__package__": "jbert_helpers"} | stub)
+    exec(
+        compile(sandbox.EXERCISES_STUB, "stub", "exec"),
+        {"__name__": "jbert_helpers.x", "__package__": "jbert_helpers"} | stub,
+    )
     assert "_sequence_length" not in sandbox.EXERCISES_STUB and "EXERCISES" in real.__dict__
     assert "TENSOR_ATOL = 1e-5" in sandbox.EXERCISES_STUB and real.TENSOR_ATOL == 1e-5
 

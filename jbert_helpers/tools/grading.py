@@ -18,21 +18,26 @@ How an answer is judged — the student's check cell is never trusted:
 
 Each submission is untrusted code and runs
 
-* in its **own kernel** (:mod:`jbert_helpers.tools.sandbox`: address-space limit, file-size limit, no core
-  dumps, dies with the grader) started by its **own worker process** in a **temporary folder**
-  holding only a copy of the notebook (the submission folder is never written);
+* in its **own kernel inside bubblewrap** (:func:`jbert_helpers.tools.sandbox.launch`): new mount,
+  PID, IPC, network and UTS namespaces; uid 65534 without capabilities when the grader is root (else
+  bubblewrap's user namespace); read-only ``/usr``, Python environment, package (its answer key
+  replaced by :data:`~jbert_helpers.tools.sandbox.EXERCISES_STUB`) and model; a size-bounded tmpfs as
+  the only writable place; limits on address space, file size, CPU time, processes and, where a
+  cgroup can be made, memory and processes of all its processes together; everything it started ends
+  with its PID namespace. Where this cannot be set up, :func:`grade` refuses unless ``unconfined``;
+* talked to by its **own worker process** (outside the sandbox, over Unix sockets in a folder only
+  that kernel sees), which sends the result back over a pipe in a strict, bounded JSON form;
 * with a **time limit per cell** (the cell is interrupted and recorded as an error) and **per
-  notebook** (the worker, its kernel and its process group are killed; what was graded is kept);
-* with **no network**: the kernel's environment is built from scratch (no tokens or other
-  secrets of the teacher), ``HF_HUB_OFFLINE=1`` and every proxy variable points to a closed port;
-  where Linux user namespaces are available (``unshare -rn``) the kernel also gets a network
-  namespace of its own with no interface but loopback, and talks to the grader over Unix sockets;
+  notebook** (the worker, its kernel and its sandbox are killed; what was graded is kept);
+* with **no network**: an environment built from scratch (no tokens or other secrets of the teacher),
+  ``HF_HUB_OFFLINE=1``, every proxy variable points to a closed port, and a network namespace with
+  nothing but loopback;
 * with **bounded output**: nothing a cell prints is stored, only the name and first 300
   characters of an error; an answer is read back only up to 100,000 characters.
 
-These limits are against mistakes and careless code (an endless loop, a huge allocation, a
-100 MB print, ``rm`` in the working folder), not against a determined attacker: the kernel runs as
-the teacher's user. For hostile code, grade inside a container or a JupyterHub user's server.
+The expected values are computed from the teacher's lessons (with the real answer key, also in the
+sandbox) before any submission runs; the gradebook is written after the last one, by the caller.
+docs/teachers.md lists the attacks ``tests/test_grading_attacks.py`` checks, and what is not protected.
 
 Why nbclient and not nbgrader: nbgrader 0.9.6 installs cleanly with the pinned stack (checked
 in a scratch venv with ``-c constraints.txt``: ``pip check`` clean, no pinned version moved) but
@@ -696,7 +701,15 @@ class _Runner:
         )
         plan_path = private / "plan.json"
         plan_path.write_text(json.dumps(plan), encoding="utf-8")
-        argv = [sys.executable, "-m", "jbert_helpers.tools.sandbox", "--launch", str(plan_path), "-f", "{connection_file}"]
+        argv = [
+            sys.executable,
+            "-m",
+            "jbert_helpers.tools.sandbox",
+            "--launch",
+            str(plan_path),
+            "-f",
+            "{connection_file}",
+        ]
         return {"argv": argv, "env": {"PYTHONPATH": _package_parent()}}
 
     def run(
@@ -724,7 +737,9 @@ class _Runner:
         # bubblewrap's own processes share the kernel's process group: interrupt by message, not SIGINT
         interrupt = "signal" if self.unconfined else "message"
         spec_json = {"display_name": "jbert grading sandbox", "language": "python", "interrupt_mode": interrupt}
-        (kernel_dir / "kernel.json").write_text(json.dumps({**spec_json, **kernel}, ensure_ascii=False), encoding="utf-8")
+        (kernel_dir / "kernel.json").write_text(
+            json.dumps({**spec_json, **kernel}, ensure_ascii=False), encoding="utf-8"
+        )
         cwd = channel  # where the kernel is started; inside the sandbox it works in /tmp/work
         if self.unconfined:
             shutil.copyfile(notebook, channel / notebook.name)
@@ -786,8 +801,6 @@ class _Runner:
             last = log_tail.strip().splitlines()[-1:] or [""]
             result["stopped"] = {"cell": None, "why": "worker_failed", "error": last[0]}
         shutil.rmtree(channel, ignore_errors=True)
-        if os.environ.get("JBERT_GRADE_KEEP_LOGS"):
-            shutil.copytree(private, os.environ["JBERT_GRADE_KEEP_LOGS"] + f"/{n}", dirs_exist_ok=True)
         return result
 
 

@@ -1,4 +1,4 @@
-"""The kernel that runs a student's submission for ``jbert grade``: limits first, then ipykernel.
+"""The kernel that runs a student's submission for ``jbert grade``, and the bubblewrap sandbox around it.
 
 ``python -m jbert_helpers.tools.sandbox --memory-mb 3072 --file-mb 64 -f CONNECTION_FILE`` sets, before
 any student code can run,
@@ -231,7 +231,8 @@ def build_plan(
     prefixes |= {sys.prefix, sys.base_prefix}
     roots = sorted(p for p in prefixes if not p.startswith("/usr/") and p != "/usr")
     inner = [
-        os.path.join(sys.prefix, "bin", "python") if os.path.exists(os.path.join(sys.prefix, "bin", "python"))
+        os.path.join(sys.prefix, "bin", "python")
+        if os.path.exists(os.path.join(sys.prefix, "bin", "python"))
         else sys.executable,
         "-m",
         "jbert_helpers.tools.sandbox",
@@ -309,7 +310,17 @@ def _bwrap_args(plan: dict[str, Any], connection: bytes | None) -> tuple[list[st
         # run as root: bubblewrap (privileged, all capabilities dropped but the two the drop step
         # needs) builds the namespaces and mounts, then the drop step becomes ``plan["uid"]``
         args = [plan["bwrap"], "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-        args += ["--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_CHOWN"]
+        args += [
+            "--unshare-cgroup-try",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "CAP_SETUID",
+            "--cap-add",
+            "CAP_SETGID",
+            "--cap-add",
+            "CAP_CHOWN",
+        ]
     else:
         # run as a user: bubblewrap's user namespace maps the kernel's uid to that user's
         args = [plan["bwrap"], "--unshare-all", "--unshare-user", "--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID)]
@@ -466,7 +477,10 @@ def sandbox_problem(timeout: float = 60) -> str | None:
         launcher = [sys.executable, "-m", "jbert_helpers.tools.sandbox", "--launch", plan_path, "--", *probe]
         try:
             done = subprocess.run(
-                launcher, capture_output=True, timeout=timeout, env={**os.environ, "PYTHONPATH": os.path.dirname(package_dir())}
+                launcher,
+                capture_output=True,
+                timeout=timeout,
+                env={**os.environ, "PYTHONPATH": os.path.dirname(package_dir())},
             )
         except (OSError, subprocess.SubprocessError) as e:
             return f"bubblewrap を起動できません / cannot start bubblewrap: {e}"
