@@ -132,6 +132,7 @@ def _attacks(out_dir: Path, socket_path: Path, abstract: str) -> dict[str, str]:
             "        block = bytearray(700 * 2**20)\n"
             "        for i in range(0, len(block), 4096):\n"
             "            block[i] = 1\n"
+            "        time.sleep(8)  # hold it while the others allocate theirs\n"
             "        os._exit(0)\n"
             "    kids.append(pid)\n"
             "ok = sum(os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) == 0 for k in kids)\n"
@@ -258,6 +259,8 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     written = {p: p.read_bytes() for p in (csv_path, md_path)}
     seconds = time.monotonic() - start
     time.sleep(3)  # a left-over process would have rewritten the gradebook by now
+    for g in book.grades:
+        print(f"{g.student:20} #{g.exercise} {g.status:13} {g.reason[:110]}")
     listener.close()
     abstract_listener.close()
     return {
@@ -363,7 +366,9 @@ def test_grade_refuses_without_the_sandbox(tmp_path: Path, monkeypatch: pytest.M
 def test_unconfined_is_recorded_on_every_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JBERT_BWRAP", str(tmp_path / "no-bwrap"))
     blank = make_handout(nbformat.read(notebooks_dir() / f"{LESSON}.ipynb", as_version=4))
-    _write(tmp_path / "subs" / "aoi" / f"{LESSON}.ipynb", _fill(blank, "answer = 11"))
+    # the answer-key attack, which the sandbox stops, works without it: the sandboxed test can fail
+    attack = _attacks(tmp_path, tmp_path / "none.sock", "\0none")["key_import"]
+    _write(tmp_path / "subs" / "aoi" / f"{LESSON}.ipynb", _fill(blank, attack))
     lessons = tmp_path / "lessons"
     lessons.mkdir()
     (lessons / f"{LESSON}.ipynb").write_bytes((notebooks_dir() / f"{LESSON}.ipynb").read_bytes())
