@@ -67,9 +67,9 @@ pythons: unit
 BROWSER_READY = command -v chromium >/dev/null && fc-list :lang=ja | grep -q . && fc-list :charset=23f3 | grep -q .
 
 system-deps:
-	@$(BROWSER_READY) || { \
+	@{ $(BROWSER_READY) && command -v bwrap >/dev/null; } || { \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji bubblewrap >/dev/null; }
 
 browser-test-if-possible: $(STAMP)
 	@if $(BROWSER_READY); then \

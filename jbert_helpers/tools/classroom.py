@@ -63,7 +63,7 @@ class Exercise:
 def _parse(source: str) -> ast.Module | None:
     try:
         return ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # RecursionError: deeply nested code
         return None
 
 
@@ -78,7 +78,10 @@ def check_calls(source: str) -> list[ast.Call]:
     >>> check_calls("def check(*a): print('✅')")
     []
     """
-    tree = _parse(source)
+    return _check_calls(_parse(source))
+
+
+def _check_calls(tree: ast.Module | None) -> list[ast.Call]:
     if tree is None:
         return []
     return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and answer_variable(node) is not None]
@@ -100,19 +103,19 @@ def answer_variable(call: ast.Call) -> str | None:
     return None
 
 
-def _assigns(source: str, variable: str) -> bool:
-    tree = _parse(source)
+def _assigned(source: str, tree: ast.Module | None) -> set[str]:
+    """The names a cell assigns at its top level (by a regular expression when it does not parse)."""
     if tree is None:
-        return bool(re.search(rf"^\s*{re.escape(variable)}\s*=", source, re.MULTILINE))
+        return set(re.findall(r"^\s*([A-Za-z_]\w*)\s*=", source, re.MULTILINE))
+    names: set[str] = set()
     for node in tree.body:
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
             targets = list(node.targets)
         elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
             targets = [node.target]
-        if any(isinstance(t, ast.Name) and t.id == variable for t in targets):
-            return True
-    return False
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
 
 
 def _what(call: ast.Call, number: int) -> str:
@@ -129,30 +132,38 @@ def _what(call: ast.Call, number: int) -> str:
 
 
 def find_exercises(nb: Any) -> list[Exercise]:
-    """The exercises of notebook ``nb`` (an nbformat notebook), in order."""
+    """The exercises of notebook ``nb`` (an nbformat notebook), in order.
+
+    Linear in the notebook's size: each cell is parsed once, and the answer cell of a check is
+    found from the last check cell and the last cell assigning each variable seen so far.
+    """
     found: list[Exercise] = []
+    last_check = -1  # the last code cell with a check call
+    last_assign: dict[str, int] = {}  # variable -> the last code cell assigning it
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
+        if cell.get("cell_type") != "code" or not isinstance(cell.get("source"), str):
             continue
-        for call in check_calls(cell.source):
+        tree = _parse(cell.source)
+        calls = _check_calls(tree)
+        for call in calls:
             variable = answer_variable(call)
             assert variable is not None
-            answer_cell = None
-            for j in range(index - 1, -1, -1):
-                before = nb.cells[j]
-                if before.cell_type == "code" and (check_calls(before.source) or _assigns(before.source, variable)):
-                    answer_cell = j if not check_calls(before.source) else None
-                    break
+            nearest = max(last_check, last_assign.get(variable, -1))
+            answer_cell = nearest if nearest >= 0 and nearest != last_check else None
             number = len(found) + 1
             answer_id = nb.cells[answer_cell].get("id") if answer_cell is not None else None
             found.append(Exercise(number, variable, index, answer_cell, _what(call, number), cell.get("id"), answer_id))
+        if calls:
+            last_check = index
+        for name in _assigned(cell.source, tree):
+            last_assign[name] = index
     return found
 
 
 def lesson_title(nb: Any) -> str | None:
     """The first ``# `` heading of the notebook's first markdown cell (``# 4-7 encode と decode…``)."""
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
+        if cell.get("cell_type") == "markdown" and isinstance(cell.get("source"), str):
             for line in cell.source.splitlines():
                 if line.startswith("# "):
                     return line[2:].strip()

@@ -18,21 +18,26 @@ How an answer is judged — the student's check cell is never trusted:
 
 Each submission is untrusted code and runs
 
-* in its **own kernel** (:mod:`jbert_helpers.tools.sandbox`: address-space limit, file-size limit, no core
-  dumps, dies with the grader) started by its **own worker process** in a **temporary folder**
-  holding only a copy of the notebook (the submission folder is never written);
+* in its **own kernel inside bubblewrap** (:func:`jbert_helpers.tools.sandbox.launch`): new mount,
+  PID, IPC, network and UTS namespaces; uid 65534 without capabilities when the grader is root (else
+  bubblewrap's user namespace); read-only ``/usr``, Python environment, package (its answer key
+  replaced by :data:`~jbert_helpers.tools.sandbox.EXERCISES_STUB`) and model; a size-bounded tmpfs as
+  the only writable place; limits on address space, file size, CPU time, processes and, where a
+  cgroup can be made, memory and processes of all its processes together; everything it started ends
+  with its PID namespace. Where this cannot be set up, :func:`grade` refuses unless ``unconfined``;
+* talked to by its **own worker process** (outside the sandbox, over Unix sockets in a folder only
+  that kernel sees), which sends the result back over a pipe in a strict, bounded JSON form;
 * with a **time limit per cell** (the cell is interrupted and recorded as an error) and **per
-  notebook** (the worker, its kernel and its process group are killed; what was graded is kept);
-* with **no network**: the kernel's environment is built from scratch (no tokens or other
-  secrets of the teacher), ``HF_HUB_OFFLINE=1`` and every proxy variable points to a closed port;
-  where Linux user namespaces are available (``unshare -rn``) the kernel also gets a network
-  namespace of its own with no interface but loopback, and talks to the grader over Unix sockets;
+  notebook** (the worker, its kernel and its sandbox are killed; what was graded is kept);
+* with **no network**: an environment built from scratch (no tokens or other secrets of the teacher),
+  ``HF_HUB_OFFLINE=1``, every proxy variable points to a closed port, and a network namespace with
+  nothing but loopback;
 * with **bounded output**: nothing a cell prints is stored, only the name and first 300
   characters of an error; an answer is read back only up to 100,000 characters.
 
-These limits are against mistakes and careless code (an endless loop, a huge allocation, a
-100 MB print, ``rm`` in the working folder), not against a determined attacker: the kernel runs as
-the teacher's user. For hostile code, grade inside a container or a JupyterHub user's server.
+The expected values are computed from the teacher's lessons (with the real answer key, also in the
+sandbox) before any submission runs; the gradebook is written after the last one, by the caller.
+docs/teachers.md lists the attacks ``tests/test_grading_attacks.py`` checks, and what is not protected.
 
 Why nbclient and not nbgrader: nbgrader 0.9.6 installs cleanly with the pinned stack (checked
 in a scratch venv with ``-c constraints.txt``: ``pip check`` clean, no pinned version moved) but
@@ -56,6 +61,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -65,6 +71,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -75,7 +82,6 @@ if TYPE_CHECKING:
     from jupyter_client.asynchronous import AsyncKernelClient
 
 from ..errors import GradingError
-from . import CHECKOUT
 from .classroom import Exercise, check_calls, find_exercises, lesson_code, lesson_title
 from .refresh import NOTEBOOK_ENV
 
@@ -119,8 +125,10 @@ class Limits:
     cell_timeout: int = 120
     notebook_timeout: int = 900
     startup_timeout: int = 120
-    memory_mb: int = 6144
+    memory_mb: int = 6144  #: per process (address space) and, where a cgroup is available, all together
     file_mb: int = 64
+    tmp_mb: int = 512  #: the sandbox's only writable folder (/tmp, a tmpfs)
+    max_procs: int = 256  #: processes and threads of one sandbox
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,7 @@ class Grade:
     status: str  #: a key of :data:`STATUS_SYMBOL`
     reason: str
     file: str = ""  #: the submission, relative to the student's folder
+    sandbox: str = ""  #: ``bwrap``, or ``unconfined`` when the teacher graded without the sandbox
 
     @property
     def column(self) -> str:
@@ -147,20 +156,20 @@ class Gradebook:
 
     grades: list[Grade] = field(default_factory=list)
 
-    CSV_FIELDS = ("student", "lesson", "exercise", "what", "status", "reason", "file")
+    CSV_FIELDS = ("student", "lesson", "exercise", "what", "status", "reason", "file", "sandbox")
 
     def to_csv(self) -> str:
         r"""The gradebook as CSV (UTF-8 text, ``\n`` line ends, fixed column order).
 
         >>> print(Gradebook([Grade("alice", "04-07_encode_decode", 1, "系列長", "correct", "")]).to_csv(), end="")
-        student,lesson,exercise,what,status,reason,file
-        alice,04-07_encode_decode,1,系列長,correct,,
+        student,lesson,exercise,what,status,reason,file,sandbox
+        alice,04-07_encode_decode,1,系列長,correct,,,
         """
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(self.CSV_FIELDS)
         for g in self.grades:
-            writer.writerow([g.student, g.lesson, g.exercise, g.what, g.status, g.reason, g.file])
+            writer.writerow([g.student, g.lesson, g.exercise, g.what, g.status, g.reason, g.file, g.sandbox])
         return buf.getvalue()
 
     def to_table(self) -> str:
@@ -202,6 +211,8 @@ class Gradebook:
         lines.append("")
         lines += [f"{c} = {g.lesson} 演習 {g.exercise}: {g.what}" for c, g in columns.items()]
         lines += ["", "✅ 正解 · ❌ 不正解 · ⏳ 未回答 · ⚠️ エラー · — 未提出"]
+        if any(g.sandbox == "unconfined" for g in self.grades):
+            lines += ["", "⚠️ 隔離なしで採点しました (--unconfined) / graded WITHOUT the sandbox"]
         notes = [g for g in self.grades if g.status not in ("correct", "not_submitted")]
         if notes:
             lines += ["", "理由:"]
@@ -344,12 +355,14 @@ def _run_worker(spec: dict[str, Any]) -> None:
     from nbclient.util import ensure_async
 
     result: dict[str, Any] = {"answers": {}, "cell_errors": {}, "stopped": None, "done": False}
-    result_path = Path(spec["result"])
+    # the result goes to the grader over this pipe (the worker's stdout), one JSON line per update;
+    # anything else the worker or its libraries print goes to its log (stderr)
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
 
     def save() -> None:
-        tmp = result_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(result_path)
+        channel.write(json.dumps(result, ensure_ascii=True) + "\n")
+        channel.flush()
 
     nb = nbformat.read(spec["notebook"], as_version=4)
     expected_mode = spec["mode"] == "expected"
@@ -455,6 +468,8 @@ def _run_worker(spec: dict[str, Any]) -> None:
     async def run() -> None:
         nonlocal deadline
         async with client.async_setup_kernel():
+            if spec.get("seal"):  # the kernel's sockets exist: no more files in the channel folder
+                os.chmod(spec["seal"], 0o550)
             # the notebook's time starts once its kernel is up (the start has its own limit)
             deadline = time.monotonic() + spec["notebook_timeout"]
             for index in range(len(nb.cells) + 1):
@@ -507,38 +522,195 @@ def _worker_main(spec_path: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Runner:
-    """Starts workers (one per notebook) under a private temporary folder."""
+class _Cgroup:
+    """A memory and process limit for all the processes of one kernel together (Linux cgroups).
 
-    def __init__(self, root: Path, model: str, limits: Limits) -> None:
+    cgroup v1 (``memory`` and ``pids`` hierarchies) or v2 (the unified hierarchy with both
+    controllers delegated); where neither can be written (not root, no delegation) there is none
+    and only the per-process limits hold (``RLIMIT_AS``, ``RLIMIT_NPROC``).
+    """
+
+    def __init__(self, name: str, memory_mb: int, max_procs: int) -> None:
+        self.dirs: list[Path] = []
+        try:
+            self._make(name, memory_mb, max_procs)
+        except OSError:
+            self.remove()
+            self.dirs = []
+
+    @staticmethod
+    def _own() -> dict[str, str]:
+        own: dict[str, str] = {}
+        for line in Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines():
+            _, controllers, path = line.split(":", 2)
+            for c in controllers.split(",") if controllers else [""]:
+                own[c] = path
+        return own
+
+    def _make(self, name: str, memory_mb: int, max_procs: int) -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        own = self._own()
+        base = Path("/sys/fs/cgroup")
+        memory = memory_mb * 1024 * 1024
+        if "memory" in own and "pids" in own and (base / "memory").is_dir():  # v1
+            mem = base / "memory" / own["memory"].lstrip("/") / name
+            pids = base / "pids" / own["pids"].lstrip("/") / name
+            for d in (mem, pids):
+                d.mkdir()
+                self.dirs.append(d)
+            (mem / "memory.limit_in_bytes").write_text(str(memory))
+            if (mem / "memory.memsw.limit_in_bytes").exists():
+                (mem / "memory.memsw.limit_in_bytes").write_text(str(memory))
+            (pids / "pids.max").write_text(str(max_procs))
+        elif "" in own and (base / "cgroup.controllers").is_file():  # v2
+            parent = base / own[""].lstrip("/")
+            if not {"memory", "pids"} <= set((parent / "cgroup.subtree_control").read_text().split()):
+                return
+            d = parent / name
+            d.mkdir()
+            self.dirs.append(d)
+            (d / "memory.max").write_text(str(memory))
+            (d / "memory.swap.max").write_text("0") if (d / "memory.swap.max").exists() else None
+            (d / "pids.max").write_text(str(max_procs))
+
+    def kill_all(self) -> int:
+        """SIGKILL every process still in the group; how many there were."""
+        seen = 0
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    pids = [int(p) for p in (d / "cgroup.procs").read_text().split()]
+                except OSError:
+                    break
+                if not pids:
+                    break
+                seen += len(pids)
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.05)
+        return seen
+
+    def remove(self) -> None:
+        self.kill_all()
+        for d in reversed(self.dirs):
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+def cgroup_available() -> bool:
+    """Whether a cgroup limits memory and processes of each sandbox together (see :class:`_Cgroup`)."""
+    group = _Cgroup(f"jbert-probe-{os.getpid()}", 256, 16)
+    ok = bool(group.dirs)
+    group.remove()
+    return ok
+
+
+#: The largest result a worker may send (one JSON line); a bigger one is dropped unread.
+MAX_RESULT_BYTES = 8 * 1024 * 1024
+
+
+def _valid_result(data: Any) -> bool:
+    """Whether ``data`` has exactly the shape a worker sends (strict: anything else is ignored)."""
+    if not isinstance(data, dict) or set(data) != {"answers", "cell_errors", "stopped", "done"}:
+        return False
+    answers, errors, stopped = data["answers"], data["cell_errors"], data["stopped"]
+    return (
+        isinstance(answers, dict)
+        and all(isinstance(k, str) and isinstance(v, dict) for k, v in answers.items())
+        and isinstance(errors, dict)
+        and all(isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in errors.items())
+        and (stopped is None or (isinstance(stopped, dict) and isinstance(stopped.get("why"), str)))
+        and isinstance(data["done"], bool)
+    )
+
+
+def _read_results(stream: Any, box: list[Any]) -> None:
+    """Keep the last valid result line a worker sent (bounded lines; the rest is drained unread)."""
+    while True:
+        line = stream.readline(MAX_RESULT_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_RESULT_BYTES or not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # drain the oversized line
+                line = stream.readline(MAX_RESULT_BYTES)
+            continue
+        try:
+            data = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if _valid_result(data):
+            box[0] = data
+
+
+class _Runner:
+    """Starts workers (one per notebook) under a private temporary folder.
+
+    Each worker runs outside the sandbox and talks to its kernel, which runs inside bubblewrap
+    (:func:`jbert_helpers.tools.sandbox.launch`), over Unix sockets in a channel folder; the result
+    comes back over the worker's stdout. ``unconfined``: the kernel runs without bubblewrap (the
+    teacher asked for it with ``--unconfined``).
+    """
+
+    def __init__(self, root: Path, model: str, limits: Limits, *, unconfined: bool = False) -> None:
         self.root = root
         self.limits = limits
         self.model = model
         self.count = 0
-        self.ipc = network_namespace_available()
-        kernel_dir = root / "jupyter" / "kernels" / "jbert-grade"
-        kernel_dir.mkdir(parents=True)
+        self.unconfined = unconfined
+        self.ipc = True if not unconfined else network_namespace_available()
+        self.read_only, self.model_env = ([], {}) if unconfined else _model_folders(model, root / "model")
+        self.cgroups = not unconfined
+
+    def _kernel_spec(self, n: int, private: Path, channel: Path, answer_key: bool, cpu_seconds: int) -> dict[str, Any]:
+        limits = self.limits
+        if self.unconfined:
+            argv = [sys.executable, "-m", "jbert_helpers.tools.sandbox", "--memory-mb", str(limits.memory_mb)]
+            argv += ["--file-mb", str(limits.file_mb), "-f", "{connection_file}"]
+            if self.ipc:
+                argv = [shutil.which("unshare") or "unshare", "-rn", "--", *argv]
+            return {"argv": argv, "env": _kernel_env(self.model)}
+        from . import sandbox
+
+        env = _kernel_env(self.model)
+        for name in ("HOME", "TMPDIR", "XDG_CACHE_HOME", "VIRTUAL_ENV", "HF_HOME", "HF_HUB_CACHE", "JBERT_CACHE_DIR"):
+            env.pop(name, None)
+        env.update(self.model_env)
+        group = _Cgroup(f"jbert-grade-{os.getpid()}-{n}", limits.memory_mb, limits.max_procs) if self.cgroups else None
+        self._group = group
+        plan = sandbox.build_plan(
+            channel=str(channel),
+            env=env,
+            answer_key=answer_key,
+            memory_mb=limits.memory_mb,
+            file_mb=limits.file_mb,
+            tmp_mb=limits.tmp_mb,
+            cpu_seconds=cpu_seconds,
+            max_procs=limits.max_procs,
+            cgroups=[str(d) for d in group.dirs] if group else [],
+            read_only=self.read_only,
+        )
+        plan_path = private / "plan.json"
+        plan_path.write_text(json.dumps(plan), encoding="utf-8")
         argv = [
             sys.executable,
             "-m",
             "jbert_helpers.tools.sandbox",
-            "--memory-mb",
-            str(limits.memory_mb),
-            "--file-mb",
-            str(limits.file_mb),
+            "--launch",
+            str(plan_path),
             "-f",
             "{connection_file}",
         ]
-        if self.ipc:
-            argv = [shutil.which("unshare") or "unshare", "-rn", "--", *argv]
-        spec = {
-            "argv": argv,
-            "display_name": "jbert grading sandbox",
-            "language": "python",
-            "interrupt_mode": "signal",
-            "env": _kernel_env(model),
-        }
-        (kernel_dir / "kernel.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        return {"argv": argv, "env": {"PYTHONPATH": _package_parent()}}
 
     def run(
         self, notebook: Path, mode: str, probes: list[dict[str, Any]], *, cell_timeout: int, notebook_timeout: int
@@ -546,44 +718,63 @@ class _Runner:
         """Run ``notebook`` in a new worker; the result, or ``stopped`` saying why it was cut short."""
         self.count += 1
         n = self.count
-        work = self.root / "work" / str(n)  # the kernel's folder: only a copy of the notebook
-        work.mkdir(parents=True)
-        copy = work / notebook.name
-        shutil.copyfile(notebook, copy)
-        private = self.root / "private" / str(n)  # the worker's files, outside the kernel's folder
+        private = self.root / "private" / str(n)  # the worker's files: never inside a sandbox
         private.mkdir(parents=True)
+        channel = self.root / "chan" / str(n)  # the kernel's sockets: the only host folder it sees
+        channel.mkdir(parents=True)
         src = private / "notebook.ipynb"
         shutil.copyfile(notebook, src)
-        result_path = private / "result.json"
+        self._group = None
+        cpu_seconds = (notebook_timeout + self.limits.startup_timeout) * max(1, os.cpu_count() or 1)
+        kernel = self._kernel_spec(n, private, channel, mode == "expected", cpu_seconds)
+        if not self.unconfined and os.geteuid() == 0:
+            from .sandbox import SANDBOX_UID
+
+            os.chown(channel, 0, SANDBOX_UID)  # the sandbox's uid may make sockets, never change the folder
+            os.chmod(channel, 0o770)
+        kernel_dir = private / "jupyter" / "kernels" / "jbert-grade"
+        kernel_dir.mkdir(parents=True)
+        # bubblewrap's own processes share the kernel's process group: interrupt by message, not SIGINT
+        interrupt = "signal" if self.unconfined else "message"
+        spec_json = {"display_name": "jbert grading sandbox", "language": "python", "interrupt_mode": interrupt}
+        (kernel_dir / "kernel.json").write_text(
+            json.dumps({**spec_json, **kernel}, ensure_ascii=False), encoding="utf-8"
+        )
+        cwd = channel  # where the kernel is started; inside the sandbox it works in /tmp/work
+        if self.unconfined:
+            shutil.copyfile(notebook, channel / notebook.name)
         spec = {
             "mode": mode,
             "notebook": str(src),
-            "cwd": str(work),
-            "result": str(result_path),
+            "cwd": str(cwd),
             "probes": probes,
             "kernel_name": "jbert-grade",
             "cell_timeout": cell_timeout,
             "notebook_timeout": notebook_timeout,
             "startup_timeout": self.limits.startup_timeout,
-            "ipc": str(private / "kernel") if self.ipc else None,
+            "ipc": str(channel / "kernel") if self.ipc else None,
+            "seal": str(channel) if not self.unconfined and os.geteuid() == 0 else None,
         }
         spec_path = private / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         env = _kernel_env(self.model)
-        env["JUPYTER_PATH"] = str(self.root / "jupyter")
+        env["JUPYTER_PATH"] = str(private / "jupyter")
         env["JUPYTER_RUNTIME_DIR"] = str(private / "runtime")
-        env["PYTHONPATH"] = str(CHECKOUT)
+        env["PYTHONPATH"] = _package_parent()
         hard_limit = notebook_timeout + self.limits.startup_timeout + 30
+        box: list[Any] = [None]
         with open(private / "worker.log", "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jbert_helpers.tools.grading", "--worker", str(spec_path)],
                 cwd=private,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=subprocess.PIPE,
                 stderr=log,
                 start_new_session=True,
             )
+            reader = threading.Thread(target=_read_results, args=(proc.stdout, box), daemon=True)
+            reader.start()
             killed = False
             try:
                 proc.wait(timeout=hard_limit)
@@ -595,12 +786,12 @@ class _Runner:
                 except ProcessLookupError:
                     pass
                 proc.wait()
-        result: dict[str, Any] = {"answers": {}, "cell_errors": {}, "stopped": None, "done": False}
-        try:
-            if result_path.stat().st_size < 10 * 1024 * 1024:
-                result = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            pass
+                if self._group is not None:
+                    self._group.remove()  # anything of the sandbox still running (none: its PID namespace ended)
+                reader.join(timeout=10)
+                if proc.stdout is not None:
+                    proc.stdout.close()
+        result: dict[str, Any] = box[0] or {"answers": {}, "cell_errors": {}, "stopped": None, "done": False}
         if killed:
             result["stopped"] = {"cell": None, "why": "notebook_timeout"}
         elif not result.get("done") and not result.get("stopped"):
@@ -609,8 +800,37 @@ class _Runner:
             log_tail = (private / "worker.log").read_text(encoding="utf-8", errors="replace")[-2000:]
             last = log_tail.strip().splitlines()[-1:] or [""]
             result["stopped"] = {"cell": None, "why": "worker_failed", "error": last[0]}
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(channel, ignore_errors=True)
         return result
+
+
+def _package_parent() -> str:
+    """The folder holding the ``jbert_helpers`` package (the checkout, or site-packages)."""
+    return str(Path(__file__).resolve().parents[2])
+
+
+def _model_folders(model: str, stage: Path) -> tuple[list[str], dict[str, str]]:
+    """The folders a kernel reads the model from (bound read-only into the sandbox), and their variables.
+
+    The stand-in is built here, by the grader, before any sandbox (which cannot write), and copied
+    into ``stage`` readable by the sandbox's uid (the cache keeps the owner-only mode it was made with).
+    """
+    if model.lower() == "standin":
+        from ..standin import ensure_standin
+
+        built = ensure_standin()
+        stage.mkdir(mode=0o755)
+        shutil.copytree(built, stage / built.name, copy_function=shutil.copyfile)
+        for folder, _, names in os.walk(stage):
+            os.chmod(folder, 0o755)
+            for name in names:
+                os.chmod(os.path.join(folder, name), 0o644)
+        return [str(stage)], {"JBERT_CACHE_DIR": str(stage)}
+    if Path(model).expanduser().is_dir():
+        return [str(Path(model).expanduser().resolve())], {}
+    from ..hubcache import hub_cache_dir
+
+    return [str(hub_cache_dir())], {"HF_HUB_CACHE": str(hub_cache_dir())}
 
 
 _STOP_REASON = {
@@ -736,6 +956,53 @@ def _answer_cell(nb: Any, lesson_ex: Exercise, sub_ex: Exercise) -> int | None:
     return None
 
 
+MAX_CELLS = 5000
+
+
+class _BadNotebook(Exception):
+    """A submission that is not a notebook the grader runs (the message is the row's reason)."""
+
+
+def _read_submission(path: Path) -> Any:
+    """The submission at ``path`` as an nbformat 4 notebook whose cells all have a type and text source.
+
+    Symbolic links are never followed (``O_NOFOLLOW``); the file's size, its cell count and every
+    cell's shape are checked before anything else reads it.
+    """
+    import nbformat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        if os.fstat(f.fileno()).st_size > MAX_SUBMISSION_BYTES:
+            raise _BadNotebook(f"ファイルが大きすぎます (> {MAX_SUBMISSION_BYTES // 2**20} MB) / file too large")
+        raw = json.loads(f.read().decode("utf-8"))
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise _BadNotebook("ノートブック (JSON) として読めません / not a valid notebook: no cells")
+    if raw.get("nbformat") != 4:
+        raw = json.loads(nbformat.writes(nbformat.reads(json.dumps(raw), as_version=4)))
+    cells = raw["cells"]
+    if len(cells) > MAX_CELLS:
+        raise _BadNotebook(f"セルが多すぎます ({len(cells)} > {MAX_CELLS}) / too many cells")
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise _BadNotebook(f"セル {index} に正しい cell_type がありません / cell {index} has no valid cell_type")
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise _BadNotebook(f"セル {index} の source が文字列ではありません / cell {index}: source is not text")
+        cell["source"] = source
+        if not isinstance(cell.get("metadata", {}), dict):
+            cell["metadata"] = {}
+        if cell["cell_type"] == "code":
+            cell.setdefault("execution_count", None)
+            cell.setdefault("outputs", [])
+    raw.setdefault("metadata", {})
+    if not isinstance(raw["metadata"], dict):
+        raw["metadata"] = {}
+    return nbformat.from_dict(raw)
+
+
 def _grade_file(
     runner: _Runner,
     student: str,
@@ -752,11 +1019,9 @@ def _grade_file(
         return [Grade(student, lesson.stem, e.number, e.what, status, reason, rel) for e in lesson.exercises]
 
     try:
-        if path.stat().st_size > MAX_SUBMISSION_BYTES:
-            return rows("error", f"ファイルが大きすぎます (> {MAX_SUBMISSION_BYTES // 2**20} MB) / file too large")
-        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-        if not isinstance(nb.get("cells"), list):
-            raise ValueError("no cells")
+        nb = _read_submission(path)
+    except _BadNotebook as error:
+        return rows("error", _clean(str(error)))
     except Exception as error:  # any way a file can fail to be a notebook
         return rows(
             "error", _clean(f"ノートブック (JSON) として読めません / not a valid notebook: {type(error).__name__}")
@@ -809,6 +1074,62 @@ def _grade_file(
     return out
 
 
+def _shown_name(name: str) -> str:
+    """A file or folder name as valid UTF-8 text: bytes that are not UTF-8 become ``\\xNN``.
+
+    >>> _shown_name("aoi"), _shown_name(os.fsdecode(b"bad\\xff"))
+    ('aoi', 'bad\\\\xff')
+    """
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+_SYMLINK = "シンボリックリンクは辿りません (採点しません) / symbolic link, not followed"
+
+
+def _student_files(student_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The student's ``*.ipynb`` files (never through a symbolic link), and the links found."""
+    files: list[Path] = []
+    links: list[Path] = []
+    for folder, dirs, names in os.walk(student_dir, followlinks=False):
+        here = Path(folder)
+        for d in list(dirs):
+            if (here / d).is_symlink():
+                links.append(here / d)
+                dirs.remove(d)
+            elif d == ".ipynb_checkpoints":
+                dirs.remove(d)
+        for name in names:
+            p = here / name
+            if p.is_symlink():
+                links.append(p)
+            elif name.endswith(".ipynb"):
+                files.append(p)
+    return sorted(files), sorted(links)
+
+
+def sandbox_status(*, unconfined: bool = False) -> str:
+    """How each submission will be confined, in one line (``jbert grade`` prints it); raise if it cannot be.
+
+    Without the sandbox (no bubblewrap, no namespaces) grading refuses with the reason and the fix,
+    unless ``unconfined`` (the teacher's explicit ``--unconfined``), which every row then records.
+    """
+    from .sandbox import sandbox_problem
+
+    if unconfined:
+        return "隔離なし (--unconfined): 提出物は採点者と同じユーザーで動きます / UNCONFINED: no sandbox"
+    problem = sandbox_problem()
+    if problem:
+        raise GradingError(
+            f"提出物を隔離して動かせないので採点しません: {problem}\n"
+            "隔離なしで採点するなら (信頼できる提出物だけ) --unconfined を付けてください。各行に unconfined と記録されます。\n"
+            "Refusing to grade: the sandbox cannot be set up here. Install bubblewrap (Debian/Ubuntu: apt-get install "
+            "bubblewrap) or pass --unconfined (recorded on every row)."
+        )
+    memory = "メモリはプロセス全体で cgroup" if cgroup_available() else "メモリはプロセスごと (RLIMIT_AS; cgroup なし)"
+    who = "uid 65534 (nobody)" if os.geteuid() == 0 else f"user namespace of uid {os.geteuid()}"
+    return f"隔離: bubblewrap ({who}, 読み取り専用の環境, /tmp だけ書ける, ネットワークなし; {memory}) / sandbox: bubblewrap"
+
+
 def grade(
     submissions: Path,
     *,
@@ -816,92 +1137,92 @@ def grade(
     model: str,
     limits: Limits = Limits(),
     log: Callable[[str], None] | None = None,
+    unconfined: bool = False,
 ) -> Gradebook:
     """Grade every ``SUBMISSIONS/<student>/*.ipynb`` against the lessons in ``lessons_dir``.
 
     Every file gets rows with a reason; a file that cannot be graded never stops the others.
     The same submissions give the same gradebook (rows sorted; reasons carry no times or paths).
+    The expected values of every lesson needed are computed before any submission runs. Refuses
+    (:class:`GradingError`) when the sandbox cannot be set up, unless ``unconfined``.
     """
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise GradingError(f"提出フォルダがありません / no such folder: {submissions}")
     lessons = load_lessons(lessons_dir)
+    say = log or (lambda _: None)
+    say(f"[jbert] grade: {sandbox_status(unconfined=unconfined)}")
     # notebooks handed out without exercises (00_index): handed back, they are not graded
     no_exercises = {p.name for p in Path(lessons_dir).glob("*.ipynb")} - {les.path.name for les in lessons.values()}
-    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not students:
+    entries = sorted(p for p in submissions.iterdir() if not p.name.startswith("."))
+    grades: list[Grade] = []
+    students: list[Path] = []
+    for p in entries:
+        if p.is_symlink():
+            grades.append(Grade(_shown_name(p.name), "", 0, "", "error", _SYMLINK, ""))
+        elif p.is_dir():
+            students.append(p)
+    if not students and not grades:
         raise GradingError(
             f"{submissions} に生徒のフォルダがありません (提出フォルダ/生徒名/レッスン.ipynb) / no student folders"
         )
-    say = log or (lambda _: None)
-    grades: list[Grade] = []
+    # what to grade: every file gets its row or its run, decided before anything runs
+    todo: list[tuple[str, str, Path, str]] = []
+    submitted: dict[str, set[str]] = {}
+    for student_dir in students:
+        student = _shown_name(student_dir.name)
+        files, links = _student_files(student_dir)
+        for link in links:
+            rel = _shown_name(link.relative_to(student_dir).as_posix())
+            grades.append(Grade(student, Path(rel).stem, 0, "", "error", _SYMLINK, rel))
+        chosen: dict[str, Path] = {}
+        for path in files:  # an exactly named file wins over "04-07 (1).ipynb"
+            stem = named_lesson(path.name, lessons)
+            if stem and (stem not in chosen or path.stem == stem):
+                chosen[stem] = path
+        for path in files:
+            rel = _shown_name(path.relative_to(student_dir).as_posix())
+            stem = named_lesson(path.name, lessons)
+            if stem is None and path.name in no_exercises:
+                continue
+            if stem is None:
+                why = "ファイル名からレッスンが分かりません (例: 04-07_encode_decode.ipynb) / unknown lesson"
+                grades.append(Grade(student, _shown_name(path.stem), 0, "", "error", why, rel))
+                continue
+            if chosen[stem] != path:
+                why = f"同じレッスンの {_shown_name(chosen[stem].name)} を採点しました / duplicate, not graded"
+                grades.append(Grade(student, stem, 0, "", "error", why, rel))
+                continue
+            todo.append((student, rel, path, stem))
+            submitted.setdefault(student, set()).add(stem)
     cache: dict[str, dict[int, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="jbert-grade-") as tmp:
-        runner = _Runner(Path(tmp), model, limits)
+        runner = _Runner(Path(tmp), model, limits, unconfined=unconfined)
+        for stem in sorted({stem for *_, stem in todo}):  # the answer key, before any submission runs
+            say(f"[jbert] grade: 正解を計算 / expected values: {lessons[stem].path.name}")
+            cache[stem] = _expected_values(runner, lessons[stem])
 
         def expected(lesson: Lesson) -> dict[int, Any]:
-            if lesson.stem not in cache:
-                say(f"[jbert] grade: 正解を計算 / expected values: {lesson.path.name}")
-                cache[lesson.stem] = _expected_values(runner, lesson)
             return cache[lesson.stem]
 
-        submitted: dict[str, set[str]] = {}
-        for student_dir in students:
-            student = student_dir.name
-            files = sorted(
-                p
-                for p in student_dir.rglob("*.ipynb")
-                if ".ipynb_checkpoints" not in p.relative_to(student_dir).parts and p.is_file()
-            )
-            chosen: dict[str, Path] = {}
-            for path in files:  # an exactly named file wins over "04-07 (1).ipynb"
-                stem = named_lesson(path.name, lessons)
-                if stem and (stem not in chosen or path.stem == stem):
-                    chosen[stem] = path
-            for path in files:
-                rel = path.relative_to(student_dir).as_posix()
-                stem = named_lesson(path.name, lessons)
-                if stem is None and path.name in no_exercises:
-                    continue
-                if stem is None:
-                    grades.append(
-                        Grade(
-                            student,
-                            path.stem,
-                            0,
-                            "",
-                            "error",
-                            "ファイル名からレッスンが分かりません (例: 04-07_encode_decode.ipynb) / unknown lesson",
-                            rel,
-                        )
-                    )
-                    continue
-                if chosen[stem] != path:
-                    grades.append(
-                        Grade(
-                            student,
-                            stem,
-                            0,
-                            "",
-                            "error",
-                            f"同じレッスンの {chosen[stem].name} を採点しました / duplicate, not graded",
-                            rel,
-                        )
-                    )
-                    continue
-                if stem not in cache:
-                    expected(lessons[stem])
-                say(f"[jbert] grade: {student}/{rel}")
+        for student, rel, path, stem in todo:
+            say(f"[jbert] grade: {student}/{rel}")
+            try:
                 grades += _grade_file(runner, student, rel, path, lessons[stem], lessons, expected, limits)
-                submitted.setdefault(student, set()).add(stem)
+            except (RecursionError, MemoryError) as error:  # a submission that breaks the analysis
+                why = _clean(f"ノートブックを解析できません / cannot analyse the notebook: {type(error).__name__}")
+                grades += [Grade(student, stem, e.number, e.what, "error", why, rel) for e in lessons[stem].exercises]
         graded_lessons = sorted(set().union(*submitted.values()) if submitted else set())
         for student_dir in students:
+            student = _shown_name(student_dir.name)
             for stem in graded_lessons:
-                if stem not in submitted.get(student_dir.name, set()):
+                if stem not in submitted.get(student, set()):
                     grades += [
-                        Grade(student_dir.name, stem, e.number, e.what, "not_submitted", "未提出 / not submitted")
+                        Grade(student, stem, e.number, e.what, "not_submitted", "未提出 / not submitted")
                         for e in lessons[stem].exercises
                     ]
+    mode = "unconfined" if unconfined else "bwrap"
+    grades = [dataclasses.replace(g, sandbox=mode) for g in grades]
     grades.sort(key=lambda g: (g.student, g.lesson, g.exercise, g.file))
     return Gradebook(grades)
 
