@@ -74,7 +74,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -1235,11 +1235,6 @@ def write_gradebook(book: Gradebook, out_dir: Path) -> tuple[Path, Path]:
     csv_path.write_text(book.to_csv(), encoding="utf-8")
     md_path.write_text(book.to_table() + "\n", encoding="utf-8")
     return csv_path, md_path
-
-
-def as_dict(book: Gradebook) -> list[dict[str, Any]]:
-    """The rows as dictionaries (for scripts and tests)."""
-    return [asdict(g) for g in book.grades]
 
 
 if __name__ == "__main__":  # the worker: python -m jbert_helpers.tools.grading --worker SPEC
