@@ -123,7 +123,7 @@ def lesson_seconds(path: Path) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    from jbert_helpers.tools.refresh import NOTEBOOK_ENV
+    from jbert_helpers.tools.kernelenv import NOTEBOOK_ENV
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(

@@ -6,14 +6,11 @@ vocabulary, from the facts table of ARCHITECTURE.md, or from hand-worked toy voc
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import BertJapaneseTokenizer
 
-import jbert_helpers.wordpiece as wordpiece_module
 from jbert_helpers.errors import JbertError
 from jbert_helpers.standin import packaged_vocab
 from jbert_helpers.wordpiece import WordPieceError, WordPieceStep, trace_wordpiece
@@ -160,8 +157,3 @@ def test_non_str_is_a_clear_error(bad: object) -> None:
     with pytest.raises(WordPieceError, match="str") as info:
         trace_wordpiece(bad, {"a"})  # type: ignore[arg-type]
     assert isinstance(info.value, JbertError) and isinstance(info.value, ValueError)
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(wordpiece_module)
-    assert result.attempted > 0 and result.failed == 0
