@@ -25,7 +25,8 @@ def _small_notebook(path: Path) -> Path:
         nbformat.v4.new_code_cell('import os\nprint(os.environ["JBERT_MODEL"], os.environ["HF_HUB_OFFLINE"])'),
         nbformat.v4.new_code_cell("sum(range(10))"),
         nbformat.v4.new_code_cell(
-            "# NBVAL_IGNORE_OUTPUT\n# 理由: 時刻は実行ごとに違う\nimport time\nprint(time.time_ns())"
+            "import time\nprint(time.time_ns())",
+            metadata={"tags": ["nbval-ignore-output"], "jbert": {"reason": "時刻は実行ごとに違う"}},
         ),
     ]
     path.write_text(nbformat.writes(nb), encoding="utf-8")
@@ -70,7 +71,7 @@ def test_an_edited_ignored_cell_gets_a_fresh_output(tmp_path: Path) -> None:
     refresh_notebook(path, "standin")
     nb = nbformat.read(path, as_version=4)
     old_output = nb.cells[3].outputs[0]["text"]
-    nb.cells[3].source = "# NBVAL_IGNORE_OUTPUT\n# 理由: 実行ごとに違う\nprint('new code', 6 * 7)"
+    nb.cells[3].source = "print('new code', 6 * 7)"
     path.write_text(nbformat.writes(nb), encoding="utf-8")  # the old time_ns() output is still attached
     result = refresh_notebook(path, "standin")
     cell = nbformat.read(path, as_version=4).cells[3]

@@ -24,7 +24,7 @@ NOTEBOOK_ENV: dict[str, str] = {
 
 #: nbval's cell tag for "run this cell, do not compare its output"; the reason is in ``metadata.jbert.reason``.
 IGNORE_TAG = "nbval-ignore-output"
-#: nbval's older comment form of the same marker (scripts/nbval_tags.py converts it into the tag).
+#: nbval's older comment form of the same marker (tests/nbval_tags.py converts it into the tag).
 IGNORE_COMMENT = "NBVAL_IGNORE_OUTPUT"
 
 

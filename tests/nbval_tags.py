@@ -1,8 +1,8 @@
 """Move nbval's comment markers out of the lessons' code into cell tags, the reason into cell metadata.
 
-    .venv/bin/python scripts/nbval_tags.py                 # every notebook in notebooks/
-    .venv/bin/python scripts/nbval_tags.py path/to/x.ipynb  # only these
-    .venv/bin/python scripts/nbval_tags.py --check          # change nothing; exit 1 if a notebook needs it
+    .venv/bin/python tests/nbval_tags.py                 # every notebook in notebooks/
+    .venv/bin/python tests/nbval_tags.py path/to/x.ipynb  # only these
+    .venv/bin/python tests/nbval_tags.py --check          # change nothing; exit 1 if a notebook needs it
 
 The old form, still written by hand (it is what nbval documents first)::
 
