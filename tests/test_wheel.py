@@ -32,7 +32,9 @@ IGNORE = shutil.ignore_patterns(
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(cmd)} exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{' '.join(cmd)} exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -54,7 +56,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     target = tmp / "venv"
     venv.EnvBuilder(with_pip=True).create(target)
     python = target / "bin" / "python"
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", str(ROOT / "constraints.txt")]
+    pip = [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-c",
+        str(ROOT / "constraints.txt"),
+    ]
     _run([*pip, str(wheel), "-r", str(ROOT / "requirements.txt")], tmp, env)
     _run([str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", "jbert"], tmp, env)
     return {"tmp": tmp, "venv": target, "python": python, "jbert": target / "bin" / "jbert"}
