@@ -108,3 +108,19 @@ def test_every_nbval_tag_has_a_reason(path: Path) -> None:
         and not str(c.get("metadata", {}).get("jbert", {}).get("reason", "")).strip()
     ]
     assert not missing, f"{path.name}: cells {missing} have an nbval tag but no metadata.jbert.reason"
+
+
+@pytest.mark.parametrize("path", [NOTEBOOKS / "00_index.ipynb", *LESSONS], ids=lambda p: p.name)
+def test_stored_outputs_come_from_jbert_refresh_of_this_code(path: Path) -> None:
+    """The cheap half of "committed = refreshed" (the slow half re-runs refresh on a copy): what refresh
+    records matches the notebook as committed — a fingerprint per ignored cell of its current source, and
+    the versions of the packages print_versions() prints today. A mismatch means an edit without refresh."""
+    from jbert_helpers.tools.kernelenv import ignored_cell
+    from jbert_helpers.tools.refresh import fingerprint
+    from jbert_helpers.versions import RECORDED_PACKAGES
+
+    meta = _metadata(path).get("jbert", {})
+    expected = {c["id"]: fingerprint(_source(c)) for _, c in _code_cells(path) if ignored_cell(c)}
+    fix = f"run `.venv/bin/jbert refresh notebooks/{path.name} --model {meta.get('model', 'standin')}`"
+    assert meta.get("ignored_outputs", {}) == expected, f"{path.name}: ignored cells not refreshed; {fix}"
+    assert set(meta.get("versions", {})) == set(RECORDED_PACKAGES), f"{path.name}: versions not refreshed; {fix}"
