@@ -94,7 +94,18 @@ def measure_floor(runs: int) -> tuple[float, int, float]:
 def measure_suite() -> tuple[float, str]:
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-n", "2", "--dist", "loadscope", "-p", "no:randomly"],
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "2",
+            "--dist",
+            "loadscope",
+            "-p",
+            "no:randomly",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
