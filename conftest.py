@@ -1,6 +1,6 @@
 """pytest set-up shared by the unit tests and the nbval run over notebooks/.
 
-* Kernels run under :data:`jbert_helpers.tools.refresh.NOTEBOOK_ENV` (the environment ``jbert refresh``
+* Kernels run under :data:`jbert_helpers.tools.kernelenv.NOTEBOOK_ENV` (the environment ``jbert refresh``
   stores outputs under), so nbval compares like with like. stderr is compared too.
 * Each worker's kernels get their own ``IPYTHONDIR``, so two kernels never share IPython's history
   database (a locked sqlite file would print to stderr and fail a cell at random).
@@ -14,6 +14,9 @@
   learner's machine, with the caller's ``HF_HUB_OFFLINE`` (``make real-path`` serves the replica
   from a fake Hub this way).
 * The stand-in is materialised once, before the workers start.
+* Slow tests: marked ``@pytest.mark.slow``, or slow by file name (:data:`SLOW_FILES`,
+  :data:`SLOW_PREFIXES`: every test of those modules). ``pytest`` (``make test``) deselects them
+  (``-m 'not slow'`` in pyproject.toml) and says how many it left out; ``make ci`` runs ``pytest -m slow``.
 """
 
 from __future__ import annotations
@@ -26,10 +29,57 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.tools.refresh import NOTEBOOK_ENV, model_unavailable, recorded_model
+from jbert_helpers.tools.kernelenv import NOTEBOOK_ENV
+from jbert_helpers.tools.refresh import model_unavailable, recorded_model
 
 _recorded = functools.lru_cache(maxsize=None)(recorded_model)
 OVERRIDE = "JBERT_NBVAL_MODEL"
+
+#: Test modules that are slow as a whole: fresh interpreters, a fake Hub on 127.0.0.1, nbval in a subprocess.
+SLOW_FILES = ("test_fake_hub.py", "test_faults.py", "test_network.py", "test_nbval_rules.py")
+#: ... and by prefix: grading in sandboxed kernels (test_grading*.py, test_sandbox*.py), the wheel in a fresh venv.
+SLOW_PREFIXES = ("test_grading", "test_sandbox", "test_wheel")
+_SLOW_LEFT_OUT = "jbert_slow_left_out"
+_slow_left_out = 0
+
+
+def is_slow_file(path: Path) -> bool:
+    """Whether every test in the module at ``path`` is slow (by its file name)."""
+    return path.suffix == ".py" and (path.name in SLOW_FILES or path.name.startswith(SLOW_PREFIXES))
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m reads the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_slow_file(Path(str(item.fspath))):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    global _slow_left_out
+    _slow_left_out += sum(1 for item in items if item.get_closest_marker("slow"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: tell the controller (every worker collects everything)
+        workeroutput[_SLOW_LEFT_OUT] = _slow_left_out
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 (xdist's hook; xdist may not be installed)
+    global _slow_left_out
+    _slow_left_out = max(_slow_left_out, getattr(node, "workeroutput", {}).get(_SLOW_LEFT_OUT, 0))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
+    if _slow_left_out:
+        terminalreporter.write_line(
+            f"NOT RUN here: {_slow_left_out} slow tests (deselected, not passed); "
+            "`make ci` runs them (pytest -m slow tests)",
+            yellow=True,
+            bold=True,
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,7 +4,7 @@
 * **floor**: for each notebook, a fresh kernel that only imports torch and transformers (what
   every lesson pays before its first line), measured ``--floor-runs`` times and multiplied by the
   number of notebooks, divided by the 2 pytest-xdist workers;
-* **suite**: ``.venv/bin/python -m pytest`` once (unit tests + every notebook under nbval), wall time;
+* **suite**: ``.venv/bin/python -m pytest -n 2`` once (what ``make test`` runs: fast tests + every notebook under nbval), wall time;
   their ratio (goal: suite <= 1.3 x floor);
 * **stand-in cold**: ``ensure_standin()`` into a fresh temporary ``JBERT_CACHE_DIR``, in a fresh
   process, timed after the imports (goal <= 3 s);
@@ -94,7 +94,18 @@ def measure_floor(runs: int) -> tuple[float, int, float]:
 def measure_suite() -> tuple[float, str]:
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:randomly"],
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "2",
+            "--dist",
+            "loadscope",
+            "-p",
+            "no:randomly",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -123,7 +134,7 @@ def lesson_seconds(path: Path) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    from jbert_helpers.tools.refresh import NOTEBOOK_ENV
+    from jbert_helpers.tools.kernelenv import NOTEBOOK_ENV
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(

@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(c) for c in args.counts.split(",")]
 
     sys.path.insert(0, str(ROOT))
-    from jbert_helpers.tools.refresh import NOTEBOOK_ENV
+    from jbert_helpers.tools.kernelenv import NOTEBOOK_ENV
 
     shared = Path(tempfile.mkdtemp(prefix="jbert-shared-"))
     try:

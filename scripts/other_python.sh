@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The suite under another Python than the main .venv's, in its own venv (.venv-<version>).
 #
-#   scripts/other_python.sh 3.12          # unit tests + one lesson under nbval (what `make test` runs)
-#   scripts/other_python.sh 3.13 full     # the whole pytest suite (unit tests + every lesson)
+#   scripts/other_python.sh 3.12          # the fast tests + one lesson under nbval (what `make ci` runs)
+#   scripts/other_python.sh 3.13 full     # the whole pytest suite (fast and slow tests + every lesson)
 #
-# The venv is made by the Makefile's own setup rule (same requirements.txt + constraints.txt).
+# The venv is made by the Makefile's own dev rule (same requirements*.txt + constraints.txt).
 # With no such interpreter on this machine it prints NOT RUN and the way to install one, and exits 0:
-# `make test` must not fail on a laptop that has only one Python, and must never claim a pass.
+# `make ci` must not fail on a laptop that has only one Python, and must never claim a pass.
 # torch 2.13.0 has wheels for 3.12 and 3.13 on PyPI, but they are the CUDA build (~4.5 GB per venv
 # with its nvidia-* packages); only the 3.11 CPU wheel lies on this machine's disk.
 set -euo pipefail
@@ -21,11 +21,11 @@ if ! python=$(scripts/find_python.sh "$version"); then
 fi
 venv=".venv-$version"
 echo "Python $version: $python -> $venv"
-make --no-print-directory PYTHON="$python" VENV="$venv" setup
+make --no-print-directory PYTHON="$python" VENV="$venv" dev
 case "$what" in
   smoke) set -- tests "$lesson" ;;
-  full) set -- ;;
+  full) set -- -m "slow or not slow" ;;
   *) echo "unknown mode $what (smoke or full)" >&2; exit 2 ;;
 esac
-"$venv/bin/python" -m pytest -q "$@"
+"$venv/bin/python" -m pytest -q -n 2 --dist loadscope "$@"
 echo "Python $version ($what): passed"

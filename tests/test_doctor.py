@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +24,10 @@ import pytest
 from jbert_helpers.hubcache import HUB_MODEL_ID
 from jbert_helpers.tools.doctor import Check, Report, _width, check_device, check_kernel, format_table
 
-# A hang guard, not a benchmark: doctor takes ~2-4 s on an idle 2-core machine (measured; the issue's
-# bound is 10 s), the book's call hangs for 235 s. Generous so that a loaded CI machine does not flake.
-HANG_GUARD = 300.0  # seconds: a hang guard, not a speed goal (doctor normally takes ~3 s; see scripts/benchmark.py)
+# The hang guard is the subprocess timeout: doctor takes ~2-4 s on an idle 2-core machine, the book's call
+# hangs for 235 s against an unreachable hub. Generous so that a loaded CI machine does not flake; speed
+# goals live in scripts/benchmark.py.
+HANG_GUARD = 120  # seconds
 
 
 def _env(**changes: str | None) -> dict[str, str]:
@@ -41,14 +41,17 @@ def _env(**changes: str | None) -> dict[str, str]:
     return env
 
 
-def run_doctor(env: dict[str, str], prefix: list[str] | None = None) -> tuple[int, dict, float, str]:
-    """Run `jbert doctor --json` in a fresh interpreter; return (exit code, report, seconds, stderr)."""
+def run_doctor(env: dict[str, str], prefix: list[str] | None = None) -> tuple[int, dict, str]:
+    """Run `jbert doctor --json` in a fresh interpreter; return (exit code, report, stderr).
+
+    Fails the test when doctor does not finish within HANG_GUARD seconds."""
     cmd = [*(prefix or []), sys.executable, "-m", "jbert_helpers.tools.cli", "doctor", "--json"]
-    start = time.monotonic()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    elapsed = time.monotonic() - start
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=HANG_GUARD)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"jbert doctor did not finish within {HANG_GUARD} s (a hang: it normally takes seconds)")
     assert proc.stdout.strip(), f"doctor printed nothing; stderr:\n{proc.stderr}"
-    return proc.returncode, json.loads(proc.stdout), elapsed, proc.stderr
+    return proc.returncode, json.loads(proc.stdout), proc.stderr
 
 
 def row(report: dict, name: str) -> dict:
@@ -62,15 +65,16 @@ def empty_hub_cache(tmp_path: Path) -> Path:
     return cache
 
 
+@pytest.mark.slow
 def test_doctor_passes_here_with_the_standin(empty_hub_cache: Path) -> None:
-    rc, report, elapsed, _ = run_doctor(_env(HF_HUB_CACHE=str(empty_hub_cache)))
+    rc, report, _ = run_doctor(_env(HF_HUB_CACHE=str(empty_hub_cache)))
     assert rc == 0 and report["ok"] is True
     assert report["model"]["label"] == "standin"
     assert row(report, "Hub への接続")["detail"].startswith("確かめていません")
     assert row(report, "MeCab 辞書 ipadic")["detail"].endswith("明日/は/自然/言語/処理/の/勉強/を/しよ/う/。")
     assert row(report, "MeCab 辞書 unidic_lite")["detail"].endswith("明日/は/自然/言語/処理/の/勉強/を/しよう/。")
     assert {c["status"] for c in report["checks"]} <= {"ok", "info"}
-    assert elapsed < HANG_GUARD
+    assert row(report, "transformers")["detail"].endswith("(<6,>=5.0)")  # the package's own range
 
 
 @pytest.fixture
@@ -101,17 +105,18 @@ def silent_server() -> Iterator[tuple[str, list[socket.socket]]]:
     server.close()
 
 
+@pytest.mark.slow
 def test_doctor_finishes_when_the_hub_accepts_and_never_answers(silent_server, empty_hub_cache: Path) -> None:
     endpoint, accepted = silent_server
     env = _env(HF_ENDPOINT=endpoint, HF_HUB_OFFLINE=None, HF_HUB_CACHE=str(empty_hub_cache))
-    rc, report, elapsed, _ = run_doctor(env)
-    assert elapsed < HANG_GUARD, f"doctor took {elapsed:.1f} s against a silent hub"
+    rc, report, _ = run_doctor(env)  # fails the test if doctor waits on the silent hub past HANG_GUARD
     assert accepted, "doctor never connected to the silent server: the hang was not exercised"
     hub = row(report, "Hub への接続")
     assert endpoint in hub["detail"] and "届きません" in hub["detail"]
     assert rc == 0 and report["model"]["label"] == "standin"
 
 
+@pytest.mark.slow
 def test_doctor_names_a_missing_dictionary_and_the_fix(tmp_path: Path, empty_hub_cache: Path) -> None:
     shim = tmp_path / "shim" / "unidic_lite"
     shim.mkdir(parents=True)
@@ -122,7 +127,7 @@ def test_doctor_names_a_missing_dictionary_and_the_fix(tmp_path: Path, empty_hub
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD,
     )
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
@@ -156,6 +161,7 @@ def _readonly_prefix(ro: Path) -> list[str] | None:
     return prefix
 
 
+@pytest.mark.slow
 def test_doctor_reports_a_readonly_standin_cache(tmp_path: Path, empty_hub_cache: Path) -> None:
     ro = tmp_path / "ro-cache"
     ro.mkdir()
@@ -166,7 +172,7 @@ def test_doctor_reports_a_readonly_standin_cache(tmp_path: Path, empty_hub_cache
             "chmod 555 does not stop root's writes, so this case cannot be simulated for real here"
         )
     try:
-        rc, report, _, stderr = run_doctor(_env(JBERT_CACHE_DIR=str(ro), HF_HUB_CACHE=str(empty_hub_cache)), prefix)
+        rc, report, stderr = run_doctor(_env(JBERT_CACHE_DIR=str(ro), HF_HUB_CACHE=str(empty_hub_cache)), prefix)
     finally:
         ro.chmod(0o755)
     assert rc == 1, stderr
@@ -178,6 +184,7 @@ def test_doctor_reports_a_readonly_standin_cache(tmp_path: Path, empty_hub_cache
     assert list(ro.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_doctor_reports_a_half_downloaded_model(tmp_path: Path) -> None:
     cache = tmp_path / "hub"
     commit = "0123456789abcdef0123456789abcdef01234567"
@@ -186,7 +193,7 @@ def test_doctor_reports_a_half_downloaded_model(tmp_path: Path) -> None:
     (repo / "snapshots" / commit / "config.json").write_text('{"model_type": "bert"}\n')
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
-    rc, report, _, _ = run_doctor(_env(HF_HUB_CACHE=str(cache)))
+    rc, report, _ = run_doctor(_env(HF_HUB_CACHE=str(cache)))
     cached = row(report, "Hub キャッシュ")
     assert cached["status"] == "warn"
     assert "途中まで" in cached["detail"]
@@ -224,9 +231,20 @@ def test_format_table_verdict_and_alignment() -> None:
     assert not Report([Check("x", "fail", "y", "z")]).ok
 
 
-def test_pins_are_read_from_the_checkouts_requirements() -> None:
-    from jbert_helpers.tools.doctor import _pins
+def test_versions_are_checked_against_the_packages_own_requirements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A numpy older than the package's range (a dist-info first on sys.path, as an old install would be)."""
+    from jbert_helpers.tools.doctor import check_versions, required_versions
 
-    pins = _pins()
-    lines = (Path(__file__).resolve().parent.parent / "requirements.txt").read_text().splitlines()
-    assert f"transformers=={pins['transformers']}" in lines and f"huggingface_hub=={pins['huggingface-hub']}" in lines
+    ranges = required_versions()
+    assert ranges["transformers"] == "<6,>=5.0"  # pyproject.toml's "transformers>=5.0,<6", as installed
+    assert {c.status for c in check_versions()} == {"ok"}  # this environment is inside every range
+    old = tmp_path / "numpy-1.0.0.dist-info"
+    old.mkdir()
+    (old / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 1.0.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    numpy = next(c for c in check_versions() if c.name == "numpy")
+    assert numpy.status == "fail" and "1.0.0" in numpy.detail and ranges["numpy"] in numpy.detail
+    wanted = ranges["numpy"]
+    assert numpy.fix == f'pip install "numpy{wanted}"'

@@ -106,6 +106,7 @@ def test_jbert_model_hub_id_not_cached_offline(tmp_path: Path) -> None:
     assert "someone/some-bert" in out["error"] and "JBERT_MODEL=standin" in out["error"]
 
 
+@pytest.mark.slow  # a fresh interpreter or a model rebuilt: `make ci`
 def test_loading_what_resolve_returns_with_the_books_calls(tmp_path: Path, fake_hub_cache: Callable[..., Path]) -> None:
     """Whatever resolve returns loads with BertJapaneseTokenizer / BertModel.from_pretrained, offline."""
     snapshot = fake_hub_cache(tmp_path / "hub", _real_files())

@@ -1,5 +1,6 @@
 """The student path: every lesson is linked from 00_index, records which model made its outputs,
-opens with the one goals pattern, and ends with 前へ / 次へ links to notebooks that exist."""
+opens with the one goals pattern, and ends with 前へ / 次へ links to notebooks that exist; no code cell
+carries a test marker (nbval's cell tags instead, each with its reason in metadata.jbert.reason)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,47 @@ def test_links_point_at_existing_notebooks(path: Path) -> None:
 def test_one_name_for_the_reference_notebook(path: Path) -> None:
     text = "\n".join(_source(c) for c in _cells(path))
     assert "シード" not in text, f"{path.name}: say 参考ノートブック, not シード (docs/style.md)"
+
+
+#: nbval's cell tags (nbval's documentation); each needs a reason a maintainer can read.
+NBVAL_TAGS = {"nbval-ignore-output", "nbval-check-output", "nbval-skip", "raises-exception", "nbval-raises-exception"}
+
+
+def _code_cells(path: Path) -> list[tuple[int, dict]]:
+    return [(i, c) for i, c in enumerate(_cells(path)) if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", [NOTEBOOKS / "00_index.ipynb", *LESSONS], ids=lambda p: p.name)
+def test_no_code_cell_carries_a_test_marker(path: Path) -> None:
+    marked = [i for i, c in _code_cells(path) if "nbval" in _source(c).lower()]
+    assert not marked, (
+        f"{path.name}: cells {marked} mention nbval in their code (learners read it): "
+        "run `.venv/bin/python tests/nbval_tags.py` to move the markers into cell tags"
+    )
+
+
+@pytest.mark.parametrize("path", [NOTEBOOKS / "00_index.ipynb", *LESSONS], ids=lambda p: p.name)
+def test_every_nbval_tag_has_a_reason(path: Path) -> None:
+    missing = [
+        i
+        for i, c in _code_cells(path)
+        if NBVAL_TAGS & set(c.get("metadata", {}).get("tags", []))
+        and not str(c.get("metadata", {}).get("jbert", {}).get("reason", "")).strip()
+    ]
+    assert not missing, f"{path.name}: cells {missing} have an nbval tag but no metadata.jbert.reason"
+
+
+@pytest.mark.parametrize("path", [NOTEBOOKS / "00_index.ipynb", *LESSONS], ids=lambda p: p.name)
+def test_stored_outputs_come_from_jbert_refresh_of_this_code(path: Path) -> None:
+    """The cheap half of "committed = refreshed" (the slow half re-runs refresh on a copy): what refresh
+    records matches the notebook as committed — a fingerprint per ignored cell of its current source, and
+    the versions of the packages print_versions() prints today. A mismatch means an edit without refresh."""
+    from jbert_helpers.tools.kernelenv import ignored_cell
+    from jbert_helpers.tools.refresh import fingerprint
+    from jbert_helpers.versions import RECORDED_PACKAGES
+
+    meta = _metadata(path).get("jbert", {})
+    expected = {c["id"]: fingerprint(_source(c)) for _, c in _code_cells(path) if ignored_cell(c)}
+    fix = f"run `.venv/bin/jbert refresh notebooks/{path.name} --model {meta.get('model', 'standin')}`"
+    assert meta.get("ignored_outputs") == expected, f"{path.name}: ignored cells not refreshed; {fix}"
+    assert set(meta.get("versions", {})) == set(RECORDED_PACKAGES), f"{path.name}: versions not refreshed; {fix}"

@@ -50,6 +50,7 @@ def _cache_entries(cache: Path) -> list[str]:
     return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
 
 
+@pytest.mark.slow  # a fresh interpreter or a model rebuilt: `make ci`
 def test_import_folder_then_resolve_chooses_it(model_source: Path, tmp_path: Path) -> None:
     cache = tmp_path / "hub"
     result = import_model(model_source, cache_dir=cache)
@@ -84,6 +85,7 @@ def test_import_folder_then_resolve_chooses_it(model_source: Path, tmp_path: Pat
     assert chosen["ids"] == [2, 11475, 5, 11385, 9, 16577, 75, 8, 3]  # the seed's ids (see test_references)
 
 
+@pytest.mark.slow  # a fresh interpreter or a model rebuilt: `make ci`
 def test_import_a_tar_archive_of_a_copied_snapshot(model_source: Path, tmp_path: Path) -> None:
     commit = "a" * 40
     archive = tmp_path / "bert.tar"
@@ -109,6 +111,7 @@ def test_missing_file_is_named_and_nothing_is_written(model_source: Path, tmp_pa
     assert _cache_entries(cache) == []  # no partial cache entry, no temporary folder
 
 
+@pytest.mark.slow  # a fresh interpreter or a model rebuilt: `make ci`
 def test_truncated_weights_fail_the_load_check_and_nothing_is_written(model_source: Path, tmp_path: Path) -> None:
     broken = tmp_path / "truncated"
     broken.mkdir()

@@ -25,7 +25,8 @@ def _small_notebook(path: Path) -> Path:
         nbformat.v4.new_code_cell('import os\nprint(os.environ["JBERT_MODEL"], os.environ["HF_HUB_OFFLINE"])'),
         nbformat.v4.new_code_cell("sum(range(10))"),
         nbformat.v4.new_code_cell(
-            "# NBVAL_IGNORE_OUTPUT\n# 理由: 時刻は実行ごとに違う\nimport time\nprint(time.time_ns())"
+            "import time\nprint(time.time_ns())",
+            metadata={"tags": ["nbval-ignore-output"], "jbert": {"reason": "時刻は実行ごとに違う"}},
         ),
     ]
     path.write_text(nbformat.writes(nb), encoding="utf-8")
@@ -70,7 +71,7 @@ def test_an_edited_ignored_cell_gets_a_fresh_output(tmp_path: Path) -> None:
     refresh_notebook(path, "standin")
     nb = nbformat.read(path, as_version=4)
     old_output = nb.cells[3].outputs[0]["text"]
-    nb.cells[3].source = "# NBVAL_IGNORE_OUTPUT\n# 理由: 実行ごとに違う\nprint('new code', 6 * 7)"
+    nb.cells[3].source = "print('new code', 6 * 7)"
     path.write_text(nbformat.writes(nb), encoding="utf-8")  # the old time_ns() output is still attached
     result = refresh_notebook(path, "standin")
     cell = nbformat.read(path, as_version=4).cells[3]
@@ -126,3 +127,38 @@ def test_an_unexpected_error_names_the_cell_and_writes_nothing(tmp_path: Path) -
     with pytest.raises(RefreshError, match=r"(?s)bad.ipynb: cell 1 raised ZeroDivisionError.*raises-exception"):
         refresh_notebook(path, "standin")
     assert path.read_bytes() == before
+
+
+@pytest.mark.slow  # every lesson executed once (a few minutes): `make ci`
+def test_committed_notebooks_are_what_refresh_writes(tmp_path: Path) -> None:
+    """Committed = refreshed: `jbert refresh` with each notebook's recorded model changes no byte of a copy.
+
+    When this fails, the committed outputs are stale (code or environment changed since the last refresh):
+    run `.venv/bin/jbert refresh --model standin` in the checkout and commit the notebooks."""
+    import shutil
+
+    from jbert_helpers.tools.refresh import recorded_model
+
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    stale = []
+    for source in sorted(notebooks.glob("*.ipynb")):
+        label = recorded_model(source)
+        assert label is not None, f"{source.name}: no metadata.jbert.model"
+        if model_unavailable(label):
+            pytest.fail(f"{source.name} was stored with {label}, which is not here: cannot check it")
+        copy = shutil.copy(source, tmp_path / source.name)
+        result = refresh_notebook(Path(copy), label)
+        if result.changed or Path(copy).read_bytes() != source.read_bytes():
+            stale.append(f"{result} (file differs: {Path(copy).read_bytes() != source.read_bytes()})")
+    assert not stale, "refresh changes the committed notebooks:\n" + "\n".join(stale)
+
+
+def test_refresh_and_handout_default_to_the_working_directorys_notebooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No paths given: ./notebooks of the working directory, never the checkout the package came from."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["refresh", "--model", "standin"]) == 2
+    assert f"{tmp_path / 'notebooks'} にノートブックがありません" in capsys.readouterr().err
+    assert main(["handout", "--out", "out"]) == 2
+    assert f"{tmp_path / 'notebooks'} にノートブックがありません" in capsys.readouterr().err

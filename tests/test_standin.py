@@ -162,6 +162,7 @@ def test_files_are_those_of_the_hub_main(standin: Path) -> None:
     assert (standin / WEIGHTS_NAME).read_bytes()[:2] == b"PK"  # torch.save's zip format, as the Hub's .bin
 
 
+@pytest.mark.slow  # a fresh interpreter or a model rebuilt: `make ci`
 def test_bertmodel_prints_the_real_load_report(standin: Path) -> None:
     """The 8 pre-training head keys are reported as UNEXPECTED on stderr, as with the real checkpoint."""
     code = "import sys; from transformers import BertModel; BertModel.from_pretrained(sys.argv[1])"
@@ -187,6 +188,7 @@ def test_pretraining_heads_load_with_nothing_missing(standin: Path, cls_name: st
     assert torch.count_nonzero(model.cls.predictions.transform.dense.weight) > 0  # loaded, not left at 0
 
 
+@pytest.mark.slow  # a fresh interpreter or a model rebuilt: `make ci`
 def test_conversion_safetensors_is_the_bots_file(tmp_path: Path, standin: Path) -> None:
     """model.safetensors of refs/pr/1: the .bin's tensors, the tied decoder dropped and named in the metadata."""
     from safetensors import safe_open
@@ -217,6 +219,7 @@ def test_another_seed_gives_other_weights_in_another_folder(tmp_path: Path, monk
         standin_path(tmp_path)
 
 
+@pytest.mark.slow  # a fresh interpreter or a model rebuilt: `make ci`
 def test_build_is_deterministic(tmp_path: Path, standin: Path) -> None:
     built = build_standin(tmp_path / "a")
     assert _sha(built / WEIGHTS_NAME) == WEIGHTS_SHA256
@@ -225,6 +228,7 @@ def test_build_is_deterministic(tmp_path: Path, standin: Path) -> None:
     shutil.rmtree(built)  # ~440 MB: do not leave it in pytest's kept temp directories
 
 
+@pytest.mark.slow  # a fresh interpreter or a model rebuilt: `make ci`
 def test_a_damaged_copy_is_detected_and_rebuilt(tmp_path: Path) -> None:
     root = tmp_path / "cache"
     path = ensure_standin(root)

@@ -9,7 +9,6 @@ as a library fact, not as a checker bug. Property tests (hypothesis) at the end.
 
 from __future__ import annotations
 
-import doctest
 import os
 import unicodedata
 
@@ -20,7 +19,6 @@ from hypothesis import strategies as st
 from transformers import BertJapaneseTokenizer
 
 import jbert_helpers
-from jbert_helpers import textcheck as textcheck_module
 from jbert_helpers.errors import (
     EncodingMismatchError,
     JbertError,
@@ -343,11 +341,6 @@ def test_exported_from_the_package():
     assert jbert_helpers.check_text is check_text
     assert issubclass(jbert_helpers.EncodingMismatchError, jbert_helpers.TextCheckError)
     assert set(REASONS) == {"dropped", "truncated", "special", "unk", "normalized"}
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(textcheck_module)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # --- properties ----------------------------------------------------------------------------------

@@ -28,6 +28,20 @@ from pathlib import Path
 from ..errors import JbertError
 
 
+def _notebooks(given: list[str]) -> list[Path]:
+    """The notebooks a command acts on: those given, else every notebook in ./notebooks (the working directory's)."""
+    from .refresh import RefreshError, notebooks_dir
+
+    if given:
+        return [Path(p) for p in given]
+    found = sorted(notebooks_dir().glob("*.ipynb"))
+    if not found:
+        raise RefreshError(
+            f"{notebooks_dir().resolve()} にノートブックがありません。パスを指定するか、リポジトリのフォルダで実行してください。"
+        )
+    return found
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import format_table, run_checks
 
@@ -59,7 +73,7 @@ def _cmd_prefetch(args: argparse.Namespace) -> int:
 def _cmd_refresh(args: argparse.Namespace) -> int:
     from ..errors import ModelResolutionError
     from ..models import choose_model
-    from .refresh import RefreshError, model_revision, model_unavailable, notebooks_dir, refresh
+    from .refresh import RefreshError, model_revision, model_unavailable, refresh
 
     label = args.model
     if label is None:
@@ -69,7 +83,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
         raise ModelResolutionError(
             f"--model {label} をここでは読み込めません ({why})。`jbert prefetch` で取得するか --model standin にしてください。"
         )
-    paths = [Path(p) for p in args.notebooks] or sorted(notebooks_dir().glob("*.ipynb"))
+    paths = _notebooks(args.notebooks)
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise RefreshError(f"ノートブックがありません: {', '.join(missing)}")
@@ -84,9 +98,8 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
 
 def _cmd_handout(args: argparse.Namespace) -> int:
     from .classroom import handout
-    from .refresh import notebooks_dir
 
-    paths = [Path(p) for p in args.notebooks] or sorted(notebooks_dir().glob("*.ipynb"))
+    paths = _notebooks(args.notebooks)
     for path in handout(paths, Path(args.out)):
         print(f"[jbert] handout: {path}", flush=True)
     return 0
@@ -147,7 +160,11 @@ def _add_classroom_commands(sub: argparse._SubParsersAction) -> None:
         description="Write a student copy of each lesson into --out: the <details> solutions removed, every answer "
         "cell back to `answer = ...`, the exercise cells' outputs cleared; all other cells and outputs kept.",
     )
-    h.add_argument("notebooks", nargs="*", help="lessons to hand out (default: all in notebooks/)")
+    h.add_argument(
+        "notebooks",
+        nargs="*",
+        help="lessons to hand out (default: every notebook in ./notebooks of the working directory)",
+    )
     h.add_argument("--out", required=True, help="folder for the student copies (not the lessons' own folder)")
     h.set_defaults(func=_cmd_handout)
 
@@ -161,7 +178,7 @@ def _add_classroom_commands(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("submissions", help="folder with one sub-folder per student")
     g.add_argument("--out", required=True, help="folder for gradebook.csv and gradebook.md")
-    g.add_argument("--lessons", help="the teacher's lessons (default: notebooks/)")
+    g.add_argument("--lessons", help="the teacher's lessons (default: ./notebooks of the working directory)")
     g.add_argument("--model", help="'standin' or a hub id / folder (default: what resolve_model_name chooses)")
     g.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, help="seconds per cell")
     g.add_argument("--notebook-timeout", type=int, default=defaults.notebook_timeout, help="seconds per notebook")
@@ -216,7 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(model, revision or stand-in version, MeCab dictionary, versions). Prints per notebook how many cells' "
         "outputs changed; a second run with the same model changes nothing.",
     )
-    r.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all in notebooks/)")
+    r.add_argument(
+        "notebooks",
+        nargs="*",
+        help="notebooks to refresh (default: every notebook in ./notebooks of the working directory)",
+    )
     r.add_argument("--model", help="'standin' or a hub id / folder (default: what resolve_model_name chooses)")
     r.set_defaults(func=_cmd_refresh)
     s = sub.add_parser(

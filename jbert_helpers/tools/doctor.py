@@ -34,10 +34,9 @@ from typing import Literal
 from .. import hubcache, models
 from ..errors import JbertError
 from ..versions import RECORDED_PACKAGES
-from . import CHECKOUT
 
 Status = Literal["ok", "info", "warn", "fail"]
-#: The libraries whose versions doctor reports (and compares with requirements.txt when present).
+#: The libraries whose versions doctor reports and checks against the package's own requirements.
 LIBRARIES = tuple(name for name in RECORDED_PACKAGES if name not in ("ipadic", "unidic-lite"))  # dictionaries: own rows
 #: MeCab dictionaries the lessons use: ipadic (the model's training dictionary) and unidic_lite
 #: (transformers' default since 2024, shown beside it). ``(module, pip name)``.
@@ -96,58 +95,76 @@ class _HubProbe:
         return self._future.result()
 
 
-def _pins() -> dict[str, str]:
-    """Exact pins (``name==version``) of requirements.txt next to the package (a checkout), else {}."""
-    from packaging.requirements import InvalidRequirement, Requirement
+#: The distribution whose metadata (``Requires-Dist``) says which versions the helpers work with.
+DISTRIBUTION = "jbert-helpers"
+
+
+def required_versions(distribution: str = DISTRIBUTION) -> dict[str, str]:
+    """The version ranges the installed package declares (its ``Requires-Dist``), by canonical name.
+
+    Read from the installed package's own metadata (a wheel, or an editable install), never from a
+    checkout's requirements.txt: doctor answers for the environment it runs in, wherever that is.
+    Empty when the package is not installed (imported from a source tree on ``sys.path``).
+
+    >>> required_versions()["transformers"]
+    '<6,>=5.0'
+    """
+    from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    req = CHECKOUT / "requirements.txt"
-    pins: dict[str, str] = {}
-    if req.is_file():
-        for line in req.read_text(encoding="utf-8").splitlines():
-            try:
-                r = Requirement(line.split("#", 1)[0].strip())
-            except InvalidRequirement:  # blank lines, options such as -c
-                continue
-            exact = [spec.version for spec in r.specifier if spec.operator == "=="]
-            if exact:
-                pins[canonicalize_name(r.name)] = exact[0]
-    return pins
+    try:
+        requires = importlib.metadata.requires(distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    ranges: dict[str, str] = {}
+    for line in requires:
+        r = Requirement(line)
+        if r.marker is None or r.marker.evaluate():
+            ranges[canonicalize_name(r.name)] = str(r.specifier)
+    return ranges
 
 
 def check_versions() -> list[Check]:
-    """Python and the lesson libraries: installed, and the versions requirements.txt pins."""
+    """Python and the lesson libraries: installed, and within the ranges the package itself declares."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
     rows = []
     py = platform.python_version()
     rows.append(Check("Python", "ok", f"{py} ({sys.executable})"))  # the package requires >= 3.11 to install
-    from packaging.utils import canonicalize_name
-
-    pins = _pins()
+    ranges = required_versions()
+    if not ranges:
+        rows.append(
+            Check(
+                DISTRIBUTION,
+                "warn",
+                "パッケージのメタデータがありません (インストールせずにソースから動かしています)",
+                "pip install .  (または pip install -e .)",
+            )
+        )
     for name in LIBRARIES:
+        wanted = ranges.get(canonicalize_name(name), "")
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
+            rows.append(Check(name, "fail", "インストールされていません", f'pip install "{name}{wanted}"'))
+            continue
+        try:
+            inside = Version(version) in SpecifierSet(wanted, prereleases=True)
+        except InvalidVersion:
+            inside = False
+        if wanted and not inside:
             rows.append(
                 Check(
                     name,
                     "fail",
-                    "インストールされていません",
-                    f"pip install -r requirements.txt  (または pip install {name})",
-                )
-            )
-            continue
-        pin = pins.get(canonicalize_name(name))
-        if pin and pin != version.split("+")[0]:
-            rows.append(
-                Check(
-                    name,
-                    "warn",
-                    f"{version} (requirements.txt は {pin}: 保存済みの出力と違うことがあります)",
-                    "pip install -r requirements.txt",
+                    f"{version} ({DISTRIBUTION} が必要とするのは {name}{wanted})",
+                    f'pip install "{name}{wanted}"',
                 )
             )
         else:
-            rows.append(Check(name, "ok", version))
+            rows.append(Check(name, "ok", version + (f" ({wanted})" if wanted else "")))
     return rows
 
 
@@ -178,7 +195,7 @@ def check_device() -> Check:
         return Check("デバイス", "fail", str(e).splitlines()[0], "unset JBERT_DEVICE  (または export JBERT_DEVICE=cpu)")
     except Exception as e:  # noqa: BLE001 (torch itself broken)
         return Check(
-            "デバイス", "fail", f"torch が使えません ({type(e).__name__}: {e})", "pip install -r requirements.txt"
+            "デバイス", "fail", f"torch が使えません ({type(e).__name__}: {e})", "pip install --force-reinstall torch"
         )
     return Check("デバイス", "ok", f"{choice.device} ({choice.reason})")
 
@@ -264,7 +281,7 @@ def check_kernel(name: str = KERNEL_NAME) -> Check:
 
         spec = KernelSpecManager().get_kernel_spec(name)
     except ImportError:
-        return Check("Jupyter カーネル", "fail", "jupyter_client がありません", "pip install -r requirements.txt")
+        return Check("Jupyter カーネル", "fail", "jupyter_client がありません", "pip install ipykernel")
     except NoSuchKernel:
         return Check("Jupyter カーネル", "fail", f"カーネル {name!r} が登録されていません", fix)
     exe = spec.argv[0] if spec.argv else ""

@@ -83,7 +83,7 @@ if TYPE_CHECKING:
 
 from ..errors import GradingError
 from .classroom import Exercise, check_calls, find_exercises, lesson_code, lesson_title
-from .refresh import NOTEBOOK_ENV
+from .kernelenv import NOTEBOOK_ENV
 
 #: Status values in the gradebook, and how the table shows them.
 STATUS_SYMBOL: dict[str, str] = {

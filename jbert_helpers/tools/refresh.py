@@ -1,8 +1,9 @@
-"""``jbert refresh``: run the lesson notebooks and store their outputs, and the environment their kernels get.
+"""``jbert refresh``: run notebooks and store their outputs.
 
 Stored outputs are compared by nbval, so the kernels that produce them (``jbert refresh``) and
-the kernels that check them (``make test``) must run under the same conditions: the same model
-(recorded in each notebook's ``metadata.jbert``), no progress bars on stderr, the CPU.
+the kernels that check them (``make test``) run under the same conditions: the same model
+(recorded in each notebook's ``metadata.jbert``) and :data:`~jbert_helpers.tools.kernelenv.NOTEBOOK_ENV`.
+Paths are the caller's (relative to the working directory); nothing here knows where a checkout is.
 """
 
 from __future__ import annotations
@@ -16,27 +17,12 @@ from pathlib import Path
 
 from ..errors import RefreshError
 from ..versions import versions
-from . import CHECKOUT
-
-#: The environment under which notebooks are executed for storing (refresh) and for checking (nbval).
-NOTEBOOK_ENV: dict[str, str] = {
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers 5 draws "Loading weights" bars on stderr
-    "HF_HUB_OFFLINE": "1",  # the model is decided by metadata.jbert.model, never by the network
-    "TOKENIZERS_PARALLELISM": "false",
-    "JBERT_DEVICE": "cpu",  # stored outputs print the device: keep it the same on every machine
-    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    "PYTHONHASHSEED": "0",  # transformers' LOAD REPORT lists keys in set (hash) order
-    "COLUMNS": "80",  # ... in a table whose columns depend on the terminal width
-    "DISABLE_SAFETENSORS_CONVERSION": "1",  # no background download thread writing into a later cell
-}
-
-
-IGNORE_MARKER = "NBVAL_IGNORE_OUTPUT"
+from .kernelenv import NOTEBOOK_ENV, ignored_cell
 
 
 def notebooks_dir() -> Path:
-    """The repository's ``notebooks/`` folder (the package is installed editable from the checkout)."""
-    return CHECKOUT / "notebooks"
+    """``notebooks/`` under the working directory: the default of ``jbert refresh`` and ``jbert handout``."""
+    return Path("notebooks")
 
 
 def recorded_model(path: Path) -> str | None:
@@ -82,7 +68,7 @@ def model_revision(label: str) -> str | None:
     return snapshot.name if snapshot is not None else None
 
 
-def _fingerprint(source: str) -> str:
+def fingerprint(source: str) -> str:
     """A short fingerprint of a cell's source (which code a stored output was made from)."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
@@ -107,7 +93,7 @@ class RefreshResult:
 def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> RefreshResult:
     """Re-execute ``path`` in a fresh kernel with the model ``model_label`` and store the outputs.
 
-    Cells marked ``# NBVAL_IGNORE_OUTPUT`` keep their stored output when neither their source nor
+    Cells tagged ``nbval-ignore-output`` (or marked ``# NBVAL_IGNORE_OUTPUT``) keep their stored output when neither their source nor
     the model (label and revision, ``metadata.jbert``) changed — their output varies by nature
     (timings, memory) — so a second refresh with the same model changes nothing. "Their source" is
     the source the stored output was made from: refresh records its fingerprint per cell id in
@@ -169,9 +155,9 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
         if (
             same_model
             and before is not None
-            and IGNORE_MARKER in cell.source
+            and ignored_cell(cell)
             and before.get("outputs")
-            and made_from.get(before.get("id")) == _fingerprint(cell.source)
+            and made_from.get(before.get("id")) == fingerprint(cell.source)
         ):
             cell.outputs = before.outputs
         if before is None or _comparable(before) != _comparable(cell):
@@ -181,7 +167,7 @@ def refresh_notebook(path: Path, model_label: str, *, timeout: int = 600) -> Ref
         "revision": revision,
         "mecab_dic": "ipadic",
         "versions": versions(),
-        "ignored_outputs": {c.id: _fingerprint(c.source) for c in new_code if IGNORE_MARKER in c.source},
+        "ignored_outputs": {c.id: fingerprint(c.source) for c in new_code if ignored_cell(c)},
     }
     nb.metadata["kernelspec"] = {"name": "jbert", "display_name": "Python 3 (jbert)", "language": "python"}
     text = nbformat.writes(nb) + "\n"

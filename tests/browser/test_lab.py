@@ -35,7 +35,8 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers.tools.refresh import NOTEBOOK_ENV, recorded_model
+from jbert_helpers.tools.kernelenv import NOTEBOOK_ENV
+from jbert_helpers.tools.refresh import recorded_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lessons import browser_notebooks, figure_count  # noqa: E402

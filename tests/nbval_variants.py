@@ -1,14 +1,14 @@
 """Run nbval over every notebook under another model than the one its outputs were stored with.
 
-    python scripts/nbval_variants.py audit       # `make audit`
-    python scripts/nbval_variants.py real-path   # `make real-path`
+    python tests/nbval_variants.py audit [NOTEBOOK ...]       # `make audit` (`make test-lesson` for one)
+    python tests/nbval_variants.py real-path [NOTEBOOK ...]   # `make real-path`
 
 * ``audit`` — the weight-independence audit: a second stand-in with another seed
   (``JBERT_STANDIN_SEED``), so every weight differs, against the outputs stored with the first.
-  Every cell not marked ``NBVAL_IGNORE_OUTPUT`` must be identical (after the model-naming rule of
+  Every cell not tagged ``nbval-ignore-output`` must be identical (after the model-naming rule of
   nbval_sanitize.cfg): the offline proof that the stored outputs hold for the real weights.
 * ``real-path`` — the real-model path a learner with internet takes: a fake Hub on 127.0.0.1
-  (tests/fakehub.py) serves the replica as ``tohoku-nlp/bert-base-japanese-whole-word-masking``
+  (fakehub.py, next to this file) serves the replica as ``tohoku-nlp/bert-base-japanese-whole-word-masking``
   (``main`` with ``pytorch_model.bin``, ``refs/pr/1`` with ``model.safetensors``), the kernels start
   with an empty hub cache, no ``JBERT_MODEL`` and ``HF_HUB_OFFLINE=0``, so ``resolve_model_name()``
   finds the Hub and the lessons' ``from_pretrained(hub id)`` download from it. Proxies point at a
@@ -27,18 +27,20 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from jbert_helpers.tools.kernelenv import ignored_cell
+
 ROOT = Path(__file__).resolve().parent.parent
 AUDIT_SEED = "7"
 
 
 def compared_cells(notebooks: list[Path]) -> tuple[int, int]:
-    """(code cells whose output nbval compares, code cells marked NBVAL_IGNORE_OUTPUT)."""
+    """(code cells whose output nbval compares, code cells tagged nbval-ignore-output)."""
     compared = ignored = 0
     for path in notebooks:
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             if cell["cell_type"] != "code":
                 continue
-            if "NBVAL_IGNORE_OUTPUT" in "".join(cell["source"]):
+            if ignored_cell(cell):
                 ignored += 1
             else:
                 compared += 1
@@ -46,7 +48,8 @@ def compared_cells(notebooks: list[Path]) -> tuple[int, int]:
 
 
 def run_pytest(notebooks: list[Path], env: dict[str, str], junit: Path) -> tuple[int, str]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *map(str, notebooks)]
+    workers = ["-n", "2", "--dist", "loadscope"] if len(notebooks) > 1 else []  # one notebook: one kernel, no xdist
+    cmd = [sys.executable, "-m", "pytest", "-q", *workers, f"--junitxml={junit}", *map(str, notebooks)]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     return done.returncode, done.stdout + done.stderr
 
@@ -60,8 +63,8 @@ def summary(junit: Path) -> tuple[int, int]:
     return int(attrs.get("tests", 0)), int(attrs.get("failures", 0)) + int(attrs.get("errors", 0))
 
 
-def main(mode: str) -> int:
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+def main(mode: str, only: list[str]) -> int:
+    notebooks = [Path(p).resolve() for p in only] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     out = ROOT / "artifacts" / mode
     out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "JBERT_MODEL", "JBERT_NBVAL"))}
@@ -69,8 +72,7 @@ def main(mode: str) -> int:
         env["JBERT_STANDIN_SEED"] = AUDIT_SEED
         rc, log = run_pytest(notebooks, env, out / "junit.xml")
     elif mode == "real-path":
-        sys.path.insert(0, str(ROOT / "tests"))
-        from fakehub import FakeHub, replica_files
+        from fakehub import FakeHub, replica_files  # tests/fakehub.py (this file's folder is on sys.path)
 
         from jbert_helpers.standin import build_conversion_safetensors, ensure_standin
 
@@ -103,7 +105,7 @@ def main(mode: str) -> int:
     items, failed = summary(out / "junit.xml")
     print(log.strip().splitlines()[-1] if log.strip() else "(no pytest output)")
     print(
-        f"{mode}: {len(notebooks)} notebooks, {compared} code cells compared, {ignored} marked NBVAL_IGNORE_OUTPUT; "
+        f"{mode}: {len(notebooks)} notebooks, {compared} code cells compared, {ignored} tagged nbval-ignore-output; "
         f"{items} nbval items run, {failed} differing or failing (log: {out / 'pytest.log'})"
     )
     if rc != 0:
@@ -112,4 +114,4 @@ def main(mode: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ""))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "", sys.argv[2:]))

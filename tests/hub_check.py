@@ -178,7 +178,7 @@ def share_read_only(folder: Path) -> None:
 
 def hub_config(tmp: Path, ports: dict[str, int], service_token: str, shared: dict[str, str], env: dict) -> str:
     """jupyterhub_config.py for this run (values are JSON literals)."""
-    return f"""# written by scripts/hub_check.py for one run
+    return f"""# written by tests/hub_check.py for one run
 import json
 c = get_config()  # noqa
 c.JupyterHub.bind_url = "http://127.0.0.1:{ports["public"]}"
@@ -574,8 +574,7 @@ def check(args: argparse.Namespace) -> int:
         targets = [shared["HF_HUB_CACHE"], shared["JBERT_CACHE_DIR"]] + [str(w.parent) for w in weights]
         targets += [str(w) for w in weights]
 
-        sys.path.insert(0, str(ROOT))
-        from jbert_helpers.tools.refresh import NOTEBOOK_ENV
+        from jbert_helpers.tools.kernelenv import NOTEBOOK_ENV
 
         base_env = dict(NOTEBOOK_ENV)
         ports = {"public": free_port(), "hub": free_port(), "proxy_api": free_port()}
