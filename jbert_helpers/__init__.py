@@ -1,8 +1,13 @@
-"""jbert_helpers: what the Japanese BERT lessons share, so that the notebooks stay short.
+"""jbert_helpers: what the Japanese BERT lessons share that is not a lesson's own subject.
 
-Everything a lesson uses is exported here (one rule: lessons import from ``jbert_helpers`` only); each
-public helper's docstring names the lesson that introduces it. The teachers' and CI's tools (the
-``jbert`` command: doctor, prefetch, refresh) live in :mod:`jbert_helpers.tools`.
+Model choice (``resolve_model_name``), the device, the invariant and exercise checks, figures, the text
+checker as a tool, and the functions the lessons teach — those are written in the lesson's own cells
+(marked ``# jbert: save``) and copied into :mod:`jbert_helpers.saved` by ``jbert save``.
+
+Every name exported here is used by a lesson, and lessons import from ``jbert_helpers`` only
+(``tests/test_saved.py``, ``tests/test_package.py``). Errors a lesson does not name, result types and
+what only the tools use stay in their modules (``jbert_helpers.errors`` …). The teachers' and CI's tools
+(the ``jbert`` command) live in :mod:`jbert_helpers.tools`.
 
 Names are imported on first use (PEP 562), so ``import jbert_helpers`` loads neither torch nor
 matplotlib and never touches the network: ``jbert doctor`` and the model resolution start fast.
@@ -16,38 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
-    "DeviceError": "errors",
     "EncodingError": "errors",
-    "EncodingMismatchError": "errors",
-    "JbertError": "errors",
-    "ModelResolutionError": "errors",
-    "StandinError": "errors",
-    "TextAlignmentError": "errors",
-    "TextCheckError": "errors",
-    "DeviceChoice": "device",
     "best_device": "device",
     "choose_device": "device",
-    "check": "exercises",
     "check_exercise": "exercises",
-    "expected_answer": "exercises",
-    "EncodingReport": "invariants",
-    "RowReport": "invariants",
     "check_encoding": "invariants",
-    "HUB_MODEL_ID": "hubcache",
-    "ModelChoice": "models",
-    "choose_model": "models",
     "resolve_model_name": "models",
     "print_versions": "versions",
-    "ensure_standin": "standin",
     "is_standin": "standin",
     "check_text": "textcheck",
-    "AttentionPlotError": "errors",
     "ParamCountError": "errors",
     "plot_padding": "plots",
     "plot_attention_mask": "plots",
-    "DiagramError": "errors",
     "WindowError": "errors",
-    "ExerciseError": "errors",
     "plot_bert_architecture": "diagrams",
     "plot_word_pieces": "diagrams",
     "plot_text_report": "diagrams",
@@ -60,8 +46,6 @@ _EXPORTS: dict[str, str] = {
     "merge_windows": "saved",
     "plot_attention": "attention",
     "plot_mask_effect": "attention",
-    "TENSOR_ATOL": "exercises",
-    "tensors_close": "exercises",
     "WordAlignment": "saved",
     "align_words": "saved",
     "WordPieceStep": "saved",
@@ -78,27 +62,12 @@ __version__ = importlib.metadata.version("jbert-helpers")
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .attention import plot_attention, plot_mask_effect
-    from .device import DeviceChoice, best_device, choose_device
+    from .device import best_device, choose_device
     from .diagrams import plot_bert_architecture, plot_gelu, plot_head_split, plot_text_report, plot_word_pieces
-    from .errors import (
-        AttentionPlotError,
-        DeviceError,
-        DiagramError,
-        EncodingError,
-        EncodingMismatchError,
-        ExerciseError,
-        JbertError,
-        ModelResolutionError,
-        ParamCountError,
-        StandinError,
-        TextAlignmentError,
-        TextCheckError,
-        WindowError,
-    )
-    from .exercises import TENSOR_ATOL, check, check_exercise, expected_answer, tensors_close
-    from .hubcache import HUB_MODEL_ID
-    from .invariants import EncodingReport, RowReport, check_encoding
-    from .models import ModelChoice, choose_model, resolve_model_name
+    from .errors import EncodingError, ParamCountError, WindowError
+    from .exercises import check_exercise
+    from .invariants import check_encoding
+    from .models import resolve_model_name
     from .plots import plot_attention_mask, plot_padding
     from .saved import (
         WordAlignment,
@@ -116,7 +85,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         window_spans,
         wordpiece_tokenize,
     )
-    from .standin import ensure_standin, is_standin
+    from .standin import is_standin
     from .textcheck import check_text
     from .versions import print_versions
     from .windows import plot_windows

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jbert_helpers import DeviceError, JbertError, best_device, choose_device
+from jbert_helpers import best_device, choose_device
+from jbert_helpers.errors import DeviceError, JbertError
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ print("RESULT " + json.dumps({"ids": tokenizer.encode("明日の天気は晴れ�
 RESOLVE_AND_LOAD = """
 import json, time
 t = time.perf_counter()
-from jbert_helpers import choose_model
+from jbert_helpers.models import choose_model
 imported = time.perf_counter() - t
 t = time.perf_counter()
 choice = choose_model()

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from jbert_helpers import ModelResolutionError, StandinError, choose_model
+from jbert_helpers.errors import ModelResolutionError, StandinError
+from jbert_helpers.models import choose_model
 from jbert_helpers.standin import (
     HEAD_KEYS,
     HUB_CONFIG,

@@ -40,7 +40,7 @@ FIRST_CELL = """
 import json, time
 out = {}
 try:
-    from jbert_helpers import choose_model
+    from jbert_helpers.models import choose_model
     if LOAD:  # a kernel has imported these in an earlier cell; only the calls are timed
         from transformers import BertJapaneseTokenizer, BertModel
     t1 = time.perf_counter()

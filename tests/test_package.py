@@ -60,3 +60,16 @@ def test_every_public_exception_lives_in_errors_py() -> None:
                     elsewhere.append(f"{info.name}.{name}")
     assert elsewhere == []
     assert issubclass(errors.ExerciseError, errors.JbertError)
+
+
+def test_the_type_checking_imports_are_the_exports() -> None:
+    """IDEs and mypy read the TYPE_CHECKING block; it must name exactly what _EXPORTS serves, from the same modules."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(jbert_helpers.__file__).read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    imported = {
+        alias.name: node.module for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
+    assert imported == jbert_helpers._EXPORTS

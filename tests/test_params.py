@@ -12,7 +12,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertForPreTraining, BertModel
 
-from jbert_helpers import JbertError, ParamCountError, count_by_part, formula_by_part
+from jbert_helpers import ParamCountError, count_by_part, formula_by_part
+from jbert_helpers.errors import JbertError
 
 REAL = {  # tohoku-nlp/bert-base-japanese-whole-word-masking
     "vocab_size": 32000,

@@ -166,7 +166,8 @@ def test_bert_architecture_has_one_box_per_layer_and_the_config_numbers(layers):
 def test_gelu_plot_shows_both_gelus_and_their_small_difference():
     import numpy as np
 
-    from jbert_helpers import DiagramError, plot_gelu
+    from jbert_helpers import plot_gelu
+    from jbert_helpers.errors import DiagramError
 
     fig = plot_gelu(x_min=-6.0, x_max=6.0)
     lines = {str(line.get_gid()): line for ax in fig.axes for line in ax.lines if line.get_gid()}
@@ -186,7 +187,8 @@ def test_gelu_plot_shows_both_gelus_and_their_small_difference():
 def test_head_split_draws_one_band_and_one_matrix_per_head(heads, hidden):
     from transformers import BertConfig
 
-    from jbert_helpers import DiagramError, plot_head_split
+    from jbert_helpers import plot_head_split
+    from jbert_helpers.errors import DiagramError
 
     config = BertConfig(hidden_size=hidden, num_attention_heads=heads, intermediate_size=4 * hidden)
     fig = plot_head_split(config, seq_len=14)
@@ -206,7 +208,8 @@ def test_head_split_draws_one_band_and_one_matrix_per_head(heads, hidden):
 
 
 def test_bert_architecture_rejects_what_is_not_a_config():
-    from jbert_helpers import DiagramError, plot_bert_architecture
+    from jbert_helpers import plot_bert_architecture
+    from jbert_helpers.errors import DiagramError
 
     with pytest.raises(DiagramError, match="bert.config"):
         plot_bert_architecture({"num_hidden_layers": 12})
@@ -261,7 +264,8 @@ def test_word_pieces_draws_the_lessons_alignment_of_a_real_sentence():
 
 
 def test_word_pieces_rejects_what_is_not_an_alignment():
-    from jbert_helpers import DiagramError, WordAlignment, plot_word_pieces
+    from jbert_helpers import WordAlignment, plot_word_pieces
+    from jbert_helpers.errors import DiagramError
 
     with pytest.raises(DiagramError, match="align_words"):
         plot_word_pieces(["明日", "は"])
@@ -420,7 +424,8 @@ def test_text_report_colours_each_character_by_its_fate_and_puts_tokens_under_th
 
 
 def test_text_report_refuses_what_it_cannot_draw():
-    from jbert_helpers import DiagramError, plot_text_report
+    from jbert_helpers import plot_text_report
+    from jbert_helpers.errors import DiagramError
 
     with pytest.raises(DiagramError, match="check_text"):
         plot_text_report("明日")

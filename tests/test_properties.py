@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from transformers import BertJapaneseTokenizer
 
-from jbert_helpers import DeviceError, EncodingError, check_encoding, choose_device
+from jbert_helpers import EncodingError, check_encoding, choose_device
+from jbert_helpers.errors import DeviceError
 from jbert_helpers.standin import ensure_standin
 
 # `make test` must not flake: the examples are derived from each test's name (derandomize), the same

@@ -339,7 +339,7 @@ def test_a_word_tokenizer_that_is_not_mecab_is_refused(tokenizer, monkeypatch):
 
 def test_exported_from_the_package():
     assert jbert_helpers.check_text is check_text
-    assert issubclass(jbert_helpers.EncodingMismatchError, jbert_helpers.TextCheckError)
+    assert issubclass(jbert_helpers.errors.EncodingMismatchError, jbert_helpers.errors.TextCheckError)
     assert set(REASONS) == {"dropped", "truncated", "special", "unk", "normalized"}
 
 
