@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -56,8 +57,16 @@ def test_make_lab_prints_a_url_that_lands_on_the_index() -> None:
         parts = urllib.parse.urlsplit(url)
         assert parts.path.endswith("/lab/tree/notebooks/00_index.ipynb"), url
         token = urllib.parse.parse_qs(parts.query)["token"][0]
-        with urllib.request.urlopen(url, timeout=30) as page:
-            assert page.status == 200
+        # Jupyter Server prints its URLs a moment before the socket accepts connections: retry until it does.
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as page:
+                    assert page.status == 200
+                break
+            except urllib.error.URLError as error:
+                if not isinstance(error.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         base = f"{parts.scheme}://{parts.netloc}"
         index = ROOT / "notebooks" / "00_index.ipynb"
         links = re.findall(r"\]\((\.\./[^)#\s]+)\)", json.dumps(json.loads(index.read_text(encoding="utf-8"))["cells"]))
