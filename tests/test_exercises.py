@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from transformers import BertJapaneseTokenizer, BertModel
 
-from jbert_helpers import TENSOR_ATOL, check, check_exercise, expected_answer, tensors_close
+from jbert_helpers import check_exercise
 from jbert_helpers.errors import ExerciseError
-from jbert_helpers.exercises import EXERCISES
+from jbert_helpers.exercises import EXERCISES, TENSOR_ATOL, check, expected_answer, tensors_close
 from jbert_helpers.standin import ensure_standin
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
