@@ -8,7 +8,9 @@ Every lesson ends with one or two exercises. The learner writes the answer into 
 so that it shows neither the expected answer nor the code that computes it. The expected answer
 is computed here, from the lesson's own objects (the tokenizer, the model) when it depends on
 them, by the function registered under the exercise's key (``"<lesson>-<number>"``).
-:func:`check` is the plain verdict underneath, for an answer compared with a known value.
+:func:`check` is the plain verdict underneath, for an answer compared with a known value (what
+:func:`check_exercise` calls; not exported from ``jbert_helpers``: no lesson calls it, and the grader
+knows only the ``check_exercise`` form).
 
 Example::
 

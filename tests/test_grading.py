@@ -1,8 +1,12 @@
 """``jbert handout`` and ``jbert grade``: student copies, and a gradebook from untrusted submissions.
 
-Most grading tests use a two-exercise lesson written here (its kernel imports nothing heavy, so a
-submission takes about a second); one test grades the real tokenizer lesson 04-07. Timeouts are
-small (4 s per cell, 15 s per notebook) and serve as hang guards; nothing asserts a duration.
+The grading tests grade real lessons copied from ``notebooks/`` (the tokenizer lesson 04-07, with
+04-09 beside it), whose check cells are the lessons' ``check_exercise("04-07-1", answer,
+tokenizer=tokenizer)``; a submission is the handout with its answer cells set, as a student sets
+them (``tests/lesson_copies.py``, shared with ``test_grading_attacks.py``). 04-07 loads only a
+tokenizer, so a submission takes a few seconds. Timeouts are small (10 s per cell, 30 s per
+notebook) and serve as hang guards; nothing asserts a duration. 2 GiB of address space per kernel:
+with 1 GiB and the tokenizer loaded, the 100 MB print itself ran out of memory.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from lesson_copies import copy_lessons, fill, write
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from jbert_helpers.errors import GradingError, HandoutError, JbertError
@@ -26,7 +31,7 @@ from jbert_helpers.tools.grading import Limits, grade
 from jbert_helpers.tools.refresh import notebooks_dir
 
 LESSONS = sorted(p for p in notebooks_dir().glob("*.ipynb"))
-TEST_LIMITS = Limits(cell_timeout=4, notebook_timeout=15, startup_timeout=60, memory_mb=1024)
+TEST_LIMITS = Limits(cell_timeout=10, notebook_timeout=30, startup_timeout=60, memory_mb=2048)
 
 
 # --------------------------------------------------------------------------------------- handout
@@ -98,37 +103,17 @@ def test_handout_copy_runs_top_to_bottom(tmp_path: Path) -> None:
     assert len(printed) == 2 and all(p.startswith("⏳") for p in printed), printed
 
 
-# ------------------------------------------------------------------------- a lesson for the grader
+# ------------------------------------------------------------- real lessons and their submissions
 
-
-def _lesson(title: str, words: list[str]) -> Any:
-    nb = new_notebook(
-        cells=[
-            new_markdown_cell(f"# {title}\n\n語を数えます。"),
-            new_code_cell(f"words = {words!r}\nprint(len(words))"),
-            new_markdown_cell("## 演習\n\n**演習 1**: `words` の長さは?"),
-            new_code_cell("answer = ...  # ここに答えを書く"),
-            new_code_cell("from jbert_helpers import check\n\ncheck(answer, len(words), what='語数')"),
-            new_markdown_cell(
-                f"<details><summary>解答例</summary>\n\n`answer = {len(words)}`\n\n</details>\n\n"
-                "**演習 2**: 最後の語は?"
-            ),
-            new_code_cell("answer2 = ...  # ここに答えを書く"),
-            new_code_cell("check(answer2, words[-1], what='最後の語')"),
-            new_markdown_cell(f"<details><summary>解答例</summary>\n\n`answer2 = {words[-1]!r}`\n\n</details>"),
-        ]
-    )
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
-
-
-# The lesson author's solutions (the <details> blocks above): 3 words, the last one is 晴れ.
-RIGHT_1, RIGHT_2 = "answer = 3", "answer2 = '晴れ'"
+LESSON = "04-07_encode_decode"  # check_exercise("04-07-1", answer, …) and ("04-07-2", answer2, …)
+OTHER = "04-09_padding"  # a second real lesson: a submission of it under 04-07's name
+# The lesson's solutions (its <details> blocks): the sequence length 11, the decoded sentence.
+RIGHT_1, RIGHT_2 = "answer = 11", "answer2 = '明日 の 天気 は 晴れ だ 。'"
 
 # student -> (answer cell 1, answer cell 2); None keeps the handout's `answer = ...`
 SUBMISSIONS: dict[str, tuple[str | None, str | None]] = {
     "right": (RIGHT_1, RIGHT_2),
-    "wrong": ("answer = 4", "answer2 = '雨'"),
+    "wrong": ("answer = 10", "answer2 = '明日の天気は晴れだ。'"),
     "unanswered": (None, None),
     "raises": ("answer = 1 / 0", RIGHT_2),
     "loops": ("while True:\n    pass", RIGHT_2),
@@ -139,8 +124,11 @@ SUBMISSIONS: dict[str, tuple[str | None, str | None]] = {
         RIGHT_2,
     ),
     "prints_100mb": ("print('x' * 100_000_000)\n" + RIGHT_1, RIGHT_2),
+    # the check cell's own `from jbert_helpers import check_exercise` gets this one: it prints ✅ for 10
     "redefines_check": (
-        "def check(*args, **kwargs):\n    print('✅ 語数: 正解です')\n\nanswer = 4",
+        "import jbert_helpers\n\n"
+        "def check_exercise(*args, **kwargs):\n    print('✅ 系列長: 正解です')\n\n"
+        "jbert_helpers.check_exercise = check_exercise\nanswer = 10",
         "class Always:\n    def __eq__(self, other):\n        return True\n\nanswer2 = Always()",
     ),
     "deletes_files": ("import os\nfor name in os.listdir('.'):\n    os.remove(name)\n" + RIGHT_1, RIGHT_2),
@@ -149,15 +137,6 @@ SUBMISSIONS: dict[str, tuple[str | None, str | None]] = {
         RIGHT_2,
     ),
 }
-
-
-def _fill(handout_nb: Any, first: str | None, second: str | None) -> Any:
-    nb = nbformat.from_dict(json.loads(json.dumps(handout_nb)))
-    exercises = find_exercises(nb)
-    for exercise, source in zip(exercises, (first, second), strict=True):
-        if source is not None:
-            nb.cells[exercise.answer_cell].source = source
-    return nb
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -171,21 +150,17 @@ def _digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def classroom_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("classroom")
-    lessons = root / "lessons"
-    lessons.mkdir()
-    nbformat.write(_lesson("9-1 小さなレッスン", ["明日", "は", "晴れ"]), lessons / "09-01_small.ipynb")
-    nbformat.write(_lesson("9-2 別のレッスン", ["今日", "は", "雨", "だ"]), lessons / "09-02_other.ipynb")
+    lessons = copy_lessons(root / "lessons", LESSON, OTHER)
     handout(sorted(lessons.glob("*.ipynb")), root / "handout")
-    small = _read(root / "handout" / "09-01_small.ipynb")
+    lesson_blank = _read(root / "handout" / f"{LESSON}.ipynb")
     subs = root / "submissions"
-    for student, (first, second) in SUBMISSIONS.items():
-        (subs / student).mkdir(parents=True)
-        nbformat.write(_fill(small, first, second), subs / student / "09-01_small.ipynb")
+    for student, answers in SUBMISSIONS.items():
+        write(subs / student / f"{LESSON}.ipynb", fill(lesson_blank, *answers))
     (subs / "not_json").mkdir()
-    (subs / "not_json" / "09-01_small.ipynb").write_text('{"cells": [', encoding="utf-8")
-    (subs / "other_lesson").mkdir()  # 9-2's notebook, answered right, under 9-1's name
-    other = _fill(_read(root / "handout" / "09-02_other.ipynb"), "answer = 4", "answer2 = 'だ'")
-    nbformat.write(other, subs / "other_lesson" / "09-01_small.ipynb")
+    (subs / "not_json" / f"{LESSON}.ipynb").write_text('{"cells": [', encoding="utf-8")
+    # 04-09's notebook, answered right, under 04-07's name
+    other = fill(_read(root / "handout" / f"{OTHER}.ipynb"), "answer = 7", "answer2 = 0.8176")
+    write(subs / "other_lesson" / f"{LESSON}.ipynb", other)
     return lessons, subs
 
 
@@ -208,11 +183,13 @@ def test_every_submission_gets_a_row_per_exercise_with_a_reason(graded: Any) -> 
     assert {g.student for g in book.grades} == students
     assert len(book.grades) == 2 * len(students)
     for g in book.grades:
-        assert g.lesson == "09-01_small" and g.status in grading.STATUS_SYMBOL
+        assert g.lesson == LESSON and g.status in grading.STATUS_SYMBOL
         assert (g.reason == "") == (g.status == "correct"), g
     assert [rows["right", n].status for n in (1, 2)] == ["correct", "correct"]
     assert [rows["wrong", n].status for n in (1, 2)] == ["wrong", "wrong"]
-    assert "4" in rows["wrong", 1].reason and "3" in rows["wrong", 1].reason
+    assert "10" in rows["wrong", 1].reason and "11" in rows["wrong", 1].reason
+    assert "明日の天気は晴れだ。" in rows["wrong", 2].reason and "明日 の 天気" in rows["wrong", 2].reason
+    assert [rows["right", n].what for n in (1, 2)] == ["系列長", "decode の結果"]  # the registry's labels
     assert [rows["unanswered", n].status for n in (1, 2)] == ["not_answered", "not_answered"]
 
 
@@ -266,7 +243,7 @@ def test_broken_json_and_a_different_lesson_get_rows_with_reasons(graded: Any) -
     rows = _rows(graded[0])
     for n in (1, 2):
         assert rows["not_json", n].status == "error" and "not a valid notebook" in rows["not_json", n].reason
-        assert rows["other_lesson", n].status == "error" and "09-02_other" in rows["other_lesson", n].reason
+        assert rows["other_lesson", n].status == "error" and OTHER in rows["other_lesson", n].reason
 
 
 def test_per_exercise_counts_in_the_table(graded: Any) -> None:
@@ -305,7 +282,7 @@ def test_grade_the_real_tokenizer_lesson_through_the_cli(tmp_path: Path, capsys:
         )
         == 0
     )
-    blank = _read(tmp_path / "handout" / "04-07_encode_decode.ipynb")
+    lesson_blank = _read(tmp_path / "handout" / "04-07_encode_decode.ipynb")
     subs = tmp_path / "subs"
     # the solutions printed in the lesson's <details> blocks
     students = {
@@ -314,7 +291,7 @@ def test_grade_the_real_tokenizer_lesson_through_the_cli(tmp_path: Path, capsys:
     }
     for name, (first, second) in students.items():
         (subs / name).mkdir(parents=True)
-        nbformat.write(_fill(blank, first, second), subs / name / "04-07_encode_decode.ipynb")
+        write(subs / name / "04-07_encode_decode.ipynb", fill(lesson_blank, first, second))
     (subs / "aoi" / "00_index.ipynb").write_bytes((notebooks_dir() / "00_index.ipynb").read_bytes())  # no exercises
     (subs / "ren" / "notes.ipynb").write_text("{}", encoding="utf-8")  # not a lesson
     (subs / "sora").mkdir()
@@ -434,7 +411,7 @@ def test_without_a_network_namespace_proxies_still_block_the_network(
     few = tmp_path / "few"
     for student in ("right", "uses_network"):
         (few / student).mkdir(parents=True)
-        (few / student / "09-01_small.ipynb").write_bytes((subs / student / "09-01_small.ipynb").read_bytes())
+        (few / student / f"{LESSON}.ipynb").write_bytes((subs / student / f"{LESSON}.ipynb").read_bytes())
     monkeypatch.setattr(grading, "network_namespace_available", lambda: False)
     rows = _rows(grade(few, lessons_dir=lessons, model="standin", limits=TEST_LIMITS, unconfined=True))
     assert rows["right", 1].status == rows["right", 2].status == "correct"
@@ -443,69 +420,93 @@ def test_without_a_network_namespace_proxies_still_block_the_network(
 
 
 def test_a_deleted_answer_cell_never_reuses_the_previous_exercises_answer() -> None:
-    lesson = new_notebook(
-        cells=[
-            new_markdown_cell("# 9-3 同じ変数"),
-            new_code_cell("answer = ..."),
-            new_code_cell("check(answer, 1)"),
-            new_code_cell("answer = ..."),
-            new_code_cell("check(answer, 2)"),
-        ]
-    )
-    submission = nbformat.from_dict(json.loads(json.dumps(lesson)))
-    submission.cells[1].source = "answer = 1"
-    del submission.cells[3]  # the second answer cell is gone: `answer` still holds 1
+    """04-14's two exercises both use ``answer`` (float16 size in MB, then a parameter count)."""
+    lesson = _read(notebooks_dir() / "04-14_load_model_device.ipynb")
+    first, second = find_exercises(lesson)
+    assert first.variable == second.variable == "answer"
+    submission = fill(make_handout(lesson), "answer = 221.2", None)
+    assert second.answer_cell is not None
+    del submission.cells[second.answer_cell]  # the second answer cell is gone: `answer` still holds 221.2
     for cell in submission.cells:
         cell.id = cell.id + "x"  # as if the ids were lost on the way
-    first, second = find_exercises(lesson)
     sub_first, sub_second = find_exercises(submission)
-    assert grading._answer_cell(submission, first, sub_first) == 1
+    assert grading._answer_cell(submission, first, sub_first) == first.answer_cell
     assert grading._answer_cell(submission, second, sub_second) is None
-    result = {"answers": {"2": {"kind": "value", "repr": "1"}}, "cell_errors": {}, "stopped": None}
-    status, reason = grading._judge(second, sub_second, None, result, 1, 15)
+    result = {"answers": {"2": {"kind": "value", "repr": "221.2"}}, "cell_errors": {}, "stopped": None}
+    status, reason = grading._judge(second, sub_second, None, result, 24_576_000, 15)
     assert status == "not_answered" and "answer cell is missing" in reason
 
 
 def test_a_lesson_that_does_not_run_stops_grading_with_the_cell(tmp_path: Path) -> None:
-    broken = _lesson("9-4 壊れたレッスン", ["a"])
-    broken.cells[1].source = "words = undefined_name"
-    (tmp_path / "lessons").mkdir()
-    nbformat.write(broken, tmp_path / "lessons" / "09-04_broken.ipynb")
-    (tmp_path / "subs" / "aoi").mkdir(parents=True)
-    nbformat.write(make_handout(broken), tmp_path / "subs" / "aoi" / "09-04_broken.ipynb")
-    with pytest.raises(GradingError, match=r"セル 1: NameError"):
-        grade(tmp_path / "subs", lessons_dir=tmp_path / "lessons", model="standin", limits=TEST_LIMITS)
+    lessons = copy_lessons(tmp_path / "lessons", LESSON)
+    broken = _read(lessons / f"{LESSON}.ipynb")
+    [index] = [i for i, c in enumerate(broken.cells) if c.source.startswith("input_ids = tokenizer.encode(")]
+    broken.cells[index].source = "input_ids = undefined_name"
+    nbformat.write(broken, lessons / f"{LESSON}.ipynb")
+    write(tmp_path / "subs" / "aoi" / f"{LESSON}.ipynb", fill(make_handout(broken), RIGHT_1, RIGHT_2))
+    with pytest.raises(GradingError, match=rf"セル {index}: NameError"):
+        grade(tmp_path / "subs", lessons_dir=lessons, model="standin", limits=TEST_LIMITS)
 
 
-def test_an_exercise_with_a_tensor_answer_gets_an_error_row_not_a_failed_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_exercise_with_a_tensor_answer_gets_an_error_row_not_a_failed_run() -> None:
     """04-18a's answers are tensors (compared with a tolerance by the check cell): the grader says it
-    cannot grade them, row by row, instead of stopping the whole gradebook."""
-    lesson_nb = new_notebook(
-        cells=[
-            new_markdown_cell("# 9-5 テンソル"),
-            new_code_cell("answer = ..."),
-            new_code_cell("check(answer, 1)"),
-            new_code_cell("answer2 = ..."),
-            new_code_cell("check(answer2, 2)"),
-        ]
-    )
-    exercises = tuple(find_exercises(lesson_nb))
-    lesson = grading.Lesson("09-05_tensor", Path("09-05_tensor.ipynb"), "9-5 テンソル", exercises, frozenset())
+    cannot grade them, row by row, instead of stopping the whole gradebook; 04-07 beside it is graded."""
+    lessons = {}
+    for stem in ("04-18a_inside_bert", LESSON):
+        path = notebooks_dir() / f"{stem}.ipynb"
+        nb = _read(path)
+        lessons[stem] = grading.Lesson(stem, path, None, tuple(find_exercises(nb)), frozenset())
+    tensor = {"kind": "unsupported", "type": "torch.Tensor"}
+    # what the lessons' expected-values runs read back: 04-18a's answers are tensors, 04-07's plain data
+    wired = {
+        "04-18a_inside_bert": {"1": tensor, "2": tensor},
+        LESSON: {
+            "1": {"kind": "value", "repr": "11"},
+            "2": {"kind": "value", "repr": repr("明日 の 天気 は 晴れ だ 。")},
+        },
+    }
 
     class _FakeRunner:
-        def run(self, *args: object, **kwargs: object) -> dict:
-            return {
-                "answers": {"1": {"kind": "unsupported", "type": "torch.Tensor"}, "2": {"kind": "value", "repr": "2"}},
-                "stopped": None,
-            }
+        def run(self, path: Path, *args: object, **kwargs: object) -> dict:
+            return {"answers": wired[Path(path).stem], "stopped": None}
 
-    values = grading._expected_values(_FakeRunner(), lesson)  # type: ignore[arg-type]
-    assert values[1] == grading.NotGradable("torch.Tensor") and values[2] == 2
-    first, second = exercises
-    result = {"answers": {"1": {"kind": "unsupported", "type": "torch.Tensor"}, "2": {"kind": "value", "repr": "2"}}}
-    result |= {"cell_errors": {}, "stopped": None}
-    status, reason = grading._judge(first, first, 1, result, values[1], 15)
-    assert status == "error" and "torch.Tensor" in reason and "確認セル" in reason
-    assert grading._judge(second, second, 3, result, values[2], 15) == ("correct", "")
+    values = grading._expected_values(_FakeRunner(), lessons["04-18a_inside_bert"])  # type: ignore[arg-type]
+    assert values == {1: grading.NotGradable("torch.Tensor"), 2: grading.NotGradable("torch.Tensor")}
+    plain = grading._expected_values(_FakeRunner(), lessons[LESSON])  # type: ignore[arg-type]
+    assert plain == {1: 11, 2: "明日 の 天気 は 晴れ だ 。"}
+    first, second = lessons["04-18a_inside_bert"].exercises
+    result: dict[str, Any] = {"answers": {"1": tensor, "2": tensor}, "cell_errors": {}, "stopped": None}
+    for e in (first, second):
+        status, reason = grading._judge(e, e, e.answer_cell, result, values[e.number], 15)
+        assert status == "error" and "torch.Tensor" in reason and "確認セル" in reason
     result["answers"]["1"] = {"kind": "value", "repr": "1"}  # even an answer equal to nothing gradable
-    assert grading._judge(first, first, 1, result, values[1], 15)[0] == "error"
+    assert grading._judge(first, first, first.answer_cell, result, values[1], 15)[0] == "error"
+    tokenizer_first = lessons[LESSON].exercises[0]
+    answered = {"answers": {"1": {"kind": "value", "repr": "11"}}, "cell_errors": {}, "stopped": None}
+    assert grading._judge(tokenizer_first, tokenizer_first, tokenizer_first.answer_cell, answered, plain[1], 15) == (
+        "correct",
+        "",
+    )
+
+
+def test_only_the_lessons_check_form_is_an_exercise(tmp_path: Path) -> None:
+    """A check cell is ``check_exercise("<key>", <variable>, …)``; any other call (an old
+    ``check(answer, EXPECTED)``, a key that is not a literal) is not an exercise, and a folder whose
+    notebooks have no exercise is refused."""
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# 9-1 古い形"),
+            new_code_cell("answer = ...  # ここに答えを書く"),
+            new_code_cell("from jbert_helpers.exercises import check\n\ncheck(answer, 11, what='系列長')"),
+            new_code_cell("key = '04-07-1'\ncheck_exercise(key, answer, tokenizer=tokenizer)"),
+        ]
+    )
+    assert find_exercises(nb) == []
+    assert [c.source for c in make_handout(nb).cells] == [c.source for c in nb.cells]
+    (tmp_path / "lessons").mkdir()
+    nbformat.write(nb, tmp_path / "lessons" / "09-01_old.ipynb")
+    with pytest.raises(GradingError, match="no lessons with exercises"):
+        grading.load_lessons(tmp_path / "lessons")
+    nb.cells[3].source = "check_exercise('04-07-1', answer, tokenizer=tokenizer)"
+    [exercise] = find_exercises(nb)
+    assert (exercise.variable, exercise.what, exercise.check_cell, exercise.answer_cell) == ("answer", "系列長", 3, 1)

@@ -23,10 +23,10 @@ from typing import Any
 
 import nbformat
 import pytest
+from lesson_copies import blank, copy_lessons, fill, write
 
 from jbert_helpers.errors import GradingError
 from jbert_helpers.tools import grading, sandbox
-from jbert_helpers.tools.classroom import find_exercises, make_handout
 from jbert_helpers.tools.grading import Limits, grade, write_gradebook
 from jbert_helpers.tools.refresh import notebooks_dir
 
@@ -70,7 +70,10 @@ def _attacks(out_dir: Path, socket_path: Path, abstract: str) -> dict[str, str]:
         "            pass\n"
     )
     return {
-        "key_import": "answer = __import__('jbert_helpers').expected_answer('04-07-1', tokenizer=tokenizer)",
+        "key_import": (
+            "from jbert_helpers.exercises import expected_answer\n\n"
+            "answer = expected_answer('04-07-1', tokenizer=tokenizer)"
+        ),
         "key_read": (
             "import jbert_helpers, glob, os\n"
             "pkg = os.path.dirname(jbert_helpers.__file__)\n"
@@ -191,33 +194,22 @@ def _marked_processes() -> list[str]:
     return found
 
 
-def _fill(blank: Any, first: str, second: str = RIGHT_2) -> Any:
-    nb = nbformat.from_dict(json.loads(json.dumps(blank)))
-    e1, e2 = find_exercises(nb)
-    nb.cells[e1.answer_cell].source = first
-    nb.cells[e2.answer_cell].source = second
-    return nb
-
-
-def _write(path: Path, nb: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
+def _fill(handout_nb: Any, first: str, second: str = RIGHT_2) -> Any:
+    return fill(handout_nb, first, second)
 
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("attacks")
-    lessons = root / "lessons"
-    lessons.mkdir()
-    (lessons / f"{LESSON}.ipynb").write_bytes((notebooks_dir() / f"{LESSON}.ipynb").read_bytes())
-    blank = make_handout(nbformat.read(lessons / f"{LESSON}.ipynb", as_version=4))
+    lessons = copy_lessons(root / "lessons", LESSON)
+    handout_nb = blank(lessons / f"{LESSON}.ipynb")
     honest = {"aoi": "answer = 11", "ren": "answer = 9"}
     base, subs, out = root / "base", root / "subs", root / "out"
     out.mkdir()
     (out / "earlier.txt").write_text("an earlier file in the output folder", encoding="utf-8")
     for name, first in honest.items():
-        _write(base / name / f"{LESSON}.ipynb", _fill(blank, first))
-        _write(subs / name / f"{LESSON}.ipynb", _fill(blank, first))
+        write(base / name / f"{LESSON}.ipynb", _fill(handout_nb, first))
+        write(subs / name / f"{LESSON}.ipynb", _fill(handout_nb, first))
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(root / "host.sock"))
     listener.listen(8)
@@ -226,23 +218,23 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     abstract_listener.bind(abstract)
     abstract_listener.listen(8)
     for name, code in _attacks(out, root / "host.sock", abstract).items():
-        _write(subs / name / f"{LESSON}.ipynb", _fill(blank, code))
+        write(subs / name / f"{LESSON}.ipynb", _fill(handout_nb, code))
     # malformed input
-    deep = _fill(blank, "answer = x" + ".a" * 200_000)
-    _write(subs / "deep_nesting" / f"{LESSON}.ipynb", deep)
-    raw = json.loads(nbformat.writes(_fill(blank, "answer = 11")))
+    deep = _fill(handout_nb, "answer = x" + ".a" * 200_000)
+    write(subs / "deep_nesting" / f"{LESSON}.ipynb", deep)
+    raw = json.loads(nbformat.writes(_fill(handout_nb, "answer = 11")))
     del raw["cells"][3]["cell_type"]
     (subs / "no_cell_type").mkdir()
     (subs / "no_cell_type" / f"{LESSON}.ipynb").write_text(json.dumps(raw), encoding="utf-8")
-    raw = json.loads(nbformat.writes(_fill(blank, "answer = 11")))
+    raw = json.loads(nbformat.writes(_fill(handout_nb, "answer = 11")))
     raw["cells"][3]["source"] = {"not": "text"}
     (subs / "source_not_text").mkdir()
     (subs / "source_not_text" / f"{LESSON}.ipynb").write_text(json.dumps(raw), encoding="utf-8")
-    many = _fill(blank, "answer = 11")
-    many.cells += [nbformat.v4.new_code_cell("check(answer, 1)\n" * 5) for _ in range(4000)]
-    _write(subs / "checks_20000" / f"{LESSON}.ipynb", many)
+    many = _fill(handout_nb, "answer = 11")
+    many.cells += [nbformat.v4.new_code_cell("check_exercise('04-07-1', answer)\n" * 5) for _ in range(4000)]
+    write(subs / "checks_20000" / f"{LESSON}.ipynb", many)
     bad_name = os.fsdecode(b"bad\xff")
-    _write(subs / bad_name / f"{LESSON}.ipynb", _fill(blank, "answer = 11"))
+    write(subs / bad_name / f"{LESSON}.ipynb", _fill(handout_nb, "answer = 11"))
     (subs / "links").mkdir()
     (subs / "links" / f"{LESSON}.ipynb").symlink_to(subs / "aoi" / f"{LESSON}.ipynb")
     (subs / "linked_folder").symlink_to(subs / "aoi")
@@ -365,13 +357,11 @@ def test_grade_refuses_without_the_sandbox(tmp_path: Path, monkeypatch: pytest.M
 
 def test_unconfined_is_recorded_on_every_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JBERT_BWRAP", str(tmp_path / "no-bwrap"))
-    blank = make_handout(nbformat.read(notebooks_dir() / f"{LESSON}.ipynb", as_version=4))
+    lessons = copy_lessons(tmp_path / "lessons", LESSON)
+    handout_nb = blank(lessons / f"{LESSON}.ipynb")
     # the answer-key attack, which the sandbox stops, works without it: the sandboxed test can fail
     attack = _attacks(tmp_path, tmp_path / "none.sock", "\0none")["key_import"]
-    _write(tmp_path / "subs" / "aoi" / f"{LESSON}.ipynb", _fill(blank, attack))
-    lessons = tmp_path / "lessons"
-    lessons.mkdir()
-    (lessons / f"{LESSON}.ipynb").write_bytes((notebooks_dir() / f"{LESSON}.ipynb").read_bytes())
+    write(tmp_path / "subs" / "aoi" / f"{LESSON}.ipynb", _fill(handout_nb, attack))
     book = grade(tmp_path / "subs", lessons_dir=lessons, model="standin", limits=LIMITS, unconfined=True)
     assert book.grades and all(g.sandbox == "unconfined" for g in book.grades)
     assert [g.status for g in book.grades] == ["correct", "correct"]

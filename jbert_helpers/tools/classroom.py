@@ -2,13 +2,14 @@
 
 A lesson's exercise has the shape the notebooks use (see :mod:`jbert_helpers.exercises`)::
 
-    answer = ...  # ここに答えを書く                          ← the answer cell
-    check(answer, len(tokenizer.encode(...)), what="系列長")  ← the check cell
-    <details><summary>解答例</summary> … </details>          ← the solution, in a markdown cell
+    answer = ...  # ここに答えを書く                        ← the answer cell
+    check_exercise("04-07-1", answer, tokenizer=tokenizer)  ← the check cell
+    <details><summary>解答例</summary> … </details>         ← the solution, in a markdown cell
 
-:func:`find_exercises` finds them syntactically: a check cell is a code cell that calls ``check``
-with a variable as first argument; its answer cell is the nearest code cell before it that
-assigns that variable. The same variable (``answer``) may serve several exercises.
+:func:`find_exercises` finds them syntactically: a check cell is a code cell that calls
+``check_exercise`` with an exercise key (a string) and a variable as its first two arguments; its
+answer cell is the nearest code cell before it that assigns that variable. The same variable
+(``answer``) may serve several exercises.
 
 :func:`make_handout` removes every ``<details>…</details>`` block from the markdown (and a cell
 that held nothing else), puts each answer cell back to ``answer = ...`` and clears the exercise
@@ -18,13 +19,13 @@ cells' outputs; every other cell, and its stored output, is kept as it is.
 >>> nb = nbformat.v4.new_notebook(cells=[
 ...     nbformat.v4.new_markdown_cell("# 4-0 例"),
 ...     nbformat.v4.new_code_cell("answer = 13"),
-...     nbformat.v4.new_code_cell("check(answer, 13, what='トークン数')"),
-...     nbformat.v4.new_markdown_cell("<details><summary>解答例</summary>\\n\\n13\\n\\n</details>"),
+...     nbformat.v4.new_code_cell("check_exercise('04-07-1', answer, tokenizer=tokenizer)"),
+...     nbformat.v4.new_markdown_cell("<details><summary>解答例</summary>\\n\\n11\\n\\n</details>"),
 ... ])
 >>> [(e.number, e.variable, e.what) for e in find_exercises(nb)]
-[(1, 'answer', 'トークン数')]
+[(1, 'answer', '系列長')]
 >>> [c.source for c in make_handout(nb).cells]
-['# 4-0 例', 'answer = ...  # ここに答えを書く', "check(answer, 13, what='トークン数')"]
+['# 4-0 例', 'answer = ...  # ここに答えを書く', "check_exercise('04-07-1', answer, tokenizer=tokenizer)"]
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ class Exercise:
 
     number: int  #: 1, 2, … in the order of the lesson
     variable: str  #: the variable the learner assigns (``answer``, ``answer2``)
-    check_cell: int  #: index of the cell calling ``check``
+    check_cell: int  #: index of the cell calling ``check_exercise``
     answer_cell: int | None  #: index of the cell assigning the variable (None: not found)
-    what: str  #: the ``what=`` label of the check, or ``演習 N``
+    what: str  #: the registered exercise's label (``系列長``), or its key when it is not registered
     check_cell_id: str | None  #: the check cell's nbformat id (found again in submissions)
     answer_cell_id: str | None = None  #: the answer cell's nbformat id
 
@@ -68,15 +69,13 @@ def _parse(source: str) -> ast.Module | None:
 
 
 def check_calls(source: str) -> list[ast.Call]:
-    """The check calls in a cell's source (none when it does not parse): ``check(<variable>, EXPECTED, …)``
-    and the lessons' ``check_exercise("<key>", <variable>, …)``.
+    """The check calls in a cell's source (none when it does not parse): ``check_exercise("<key>", <variable>, …)``.
 
-    >>> [ast.unparse(c) for c in check_calls("from jbert_helpers import check\\ncheck(answer, 1)")]
-    ['check(answer, 1)']
-    >>> [ast.unparse(c) for c in check_calls("check_exercise('04-07-1', answer, tokenizer=tokenizer)")]
+    >>> [ast.unparse(c) for c in check_calls("from jbert_helpers import check_exercise\\n"
+    ...                                      "check_exercise('04-07-1', answer, tokenizer=tokenizer)")]
     ["check_exercise('04-07-1', answer, tokenizer=tokenizer)"]
-    >>> check_calls("def check(*a): print('✅')")
-    []
+    >>> check_calls("def check_exercise(*a): print('✅')"), check_calls("check_exercise(key, answer)")
+    ([], [])
     """
     return _check_calls(_parse(source))
 
@@ -88,13 +87,12 @@ def _check_calls(tree: ast.Module | None) -> list[ast.Call]:
 
 
 def answer_variable(call: ast.Call) -> str | None:
-    """The name of the answer variable a check call checks, or None when ``call`` is not a check call."""
-    if not isinstance(call.func, ast.Name) or len(call.args) < 2:
-        return None
-    if call.func.id == "check" and isinstance(call.args[0], ast.Name):
-        return call.args[0].id
+    """The name of the answer variable a check call checks, or None when ``call`` is not a check call
+    (``check_exercise("<key>", <variable>, …)``: a literal key, then a plain name)."""
     if (
-        call.func.id == "check_exercise"
+        isinstance(call.func, ast.Name)
+        and call.func.id == "check_exercise"
+        and len(call.args) >= 2
         and isinstance(call.args[0], ast.Constant)
         and isinstance(call.args[0].value, str)
         and isinstance(call.args[1], ast.Name)
@@ -118,17 +116,13 @@ def _assigned(source: str, tree: ast.Module | None) -> set[str]:
     return names
 
 
-def _what(call: ast.Call, number: int) -> str:
-    if isinstance(call.func, ast.Name) and call.func.id == "check_exercise" and call.args:
-        from ..exercises import EXERCISES
+def _what(call: ast.Call) -> str:
+    """The label of a check call's exercise (``系列長``), or its key when no exercise has that key."""
+    from ..exercises import EXERCISES
 
-        first = call.args[0]
-        key = first.value if isinstance(first, ast.Constant) else ast.unparse(first)
-        return EXERCISES[key].what if key in EXERCISES else str(key)
-    for kw in call.keywords:
-        if kw.arg == "what" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
-            return kw.value.value
-    return f"演習 {number}"
+    first = call.args[0]
+    key = str(first.value) if isinstance(first, ast.Constant) else ast.unparse(first)
+    return EXERCISES[key].what if key in EXERCISES else key
 
 
 def find_exercises(nb: Any) -> list[Exercise]:
@@ -152,7 +146,7 @@ def find_exercises(nb: Any) -> list[Exercise]:
             answer_cell = nearest if nearest >= 0 and nearest != last_check else None
             number = len(found) + 1
             answer_id = nb.cells[answer_cell].get("id") if answer_cell is not None else None
-            found.append(Exercise(number, variable, index, answer_cell, _what(call, number), cell.get("id"), answer_id))
+            found.append(Exercise(number, variable, index, answer_cell, _what(call), cell.get("id"), answer_id))
         if calls:
             last_check = index
         for name in _assigned(cell.source, tree):

@@ -9,12 +9,14 @@ got it right, and the reason of every row that is not ✅).
 How an answer is judged — the student's check cell is never trusted:
 
 1. **Expected values** come from the teacher's lesson (``--lessons``, default ``notebooks/``):
-   the lesson runs once in a fresh kernel with every ``check(answer, EXPECTED, …)`` call rewritten
-   to record ``EXPECTED``; the values are read back as plain data (:func:`jbert_helpers.tools.sandbox.wire`).
+   the lesson runs once in a fresh kernel (with the real answer key) with every
+   ``check_exercise(KEY, answer, **objects)`` call rewritten to record
+   ``expected_answer(KEY, **objects)``, computed from the lesson's own objects (its tokenizer, its
+   model); the values are read back as plain data (:func:`jbert_helpers.tools.sandbox.wire`).
 2. **Answers**: the submission's code cells run in order in their own kernel; just before each
    check cell runs, the grader reads the answer variable (``answer``, ``answer2``…) from the kernel
    as plain data. The comparison ``answer == expected`` happens in the grader's process, so a
-   redefined ``check``, a forged "✅" or an object whose ``==`` always says yes changes nothing.
+   redefined ``check_exercise``, a forged "✅" or an object whose ``==`` always says yes changes nothing.
 
 Each submission is untrusted code and runs
 
@@ -47,7 +49,7 @@ alembic, Mako), and auto-enables four server extensions and a JupyterLab extensi
 notebooks with its cell metadata. Its autograder runs the tests inside the student's kernel and
 gives none of the limits above except a per-cell timeout and a line cap applied after the output
 was already collected (no memory limit, no network limit, no per-notebook limit). The lessons'
-exercises already have the shape a grader needs (an answer variable and a ``check`` call), so the
+exercises already have the shape a grader needs (an answer variable and a ``check_exercise`` call), so the
 two commands are built on nbclient, which is already pinned.
 
 Example::
@@ -302,13 +304,14 @@ def network_namespace_available() -> bool:
 
 
 def _rewrite_checks(source: str, cell_exercises: list[int]) -> str:
-    """``check(a, EXPECTED, …)`` → ``__jbert_record__(N, a, EXPECTED, …)`` (the expected-values run);
-    ``check_exercise(KEY, a, **objects)`` → ``__jbert_record__(N, a, expected_answer(KEY, **objects))``.
+    """``check_exercise(KEY, a, **objects)`` → ``__jbert_record__(N, a, expected_answer(KEY, **objects))``
+    (the expected-values run; ``expected_answer`` from :mod:`jbert_helpers.exercises`, the answer key).
 
-    >>> _rewrite_checks("check(answer, len(ids), what='x')", [2])
-    "__jbert_record__(2, answer, len(ids), what='x')"
-    >>> _rewrite_checks("check_exercise('04-07-1', answer, tokenizer=tokenizer)", [1])
-    "__jbert_record__(1, answer, __import__('jbert_helpers').expected_answer('04-07-1', tokenizer=tokenizer))"
+    >>> cell = "from jbert_helpers import check_exercise\\n\\ncheck_exercise('04-07-1', answer, tokenizer=tokenizer)"
+    >>> key = "__import__('jbert_helpers.exercises', fromlist=['expected_answer'])"
+    >>> print(_rewrite_checks(cell, [1]).replace(key, "<answer key>"))
+    from jbert_helpers import check_exercise
+    __jbert_record__(1, answer, <answer key>.expected_answer('04-07-1', tokenizer=tokenizer))
     """
     calls = sorted(check_calls(source), key=lambda c: (c.lineno, c.col_offset))
     order = {(c.lineno, c.col_offset): n for c, n in zip(calls, cell_exercises, strict=True)}
@@ -320,10 +323,9 @@ def _rewrite_checks(source: str, cell_exercises: list[int]) -> str:
             if key not in order or not isinstance(node.func, ast.Name):
                 return node
             recorder = ast.Name("__jbert_record__", ast.Load())
-            if node.func.id == "check":
-                return ast.Call(recorder, [ast.Constant(order[key]), *node.args], node.keywords)
-            package = ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("jbert_helpers")], [])
-            expected = ast.Call(ast.Attribute(package, "expected_answer", ast.Load()), [node.args[0]], node.keywords)
+            fromlist = ast.keyword("fromlist", ast.List([ast.Constant("expected_answer")], ast.Load()))
+            module = ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("jbert_helpers.exercises")], [fromlist])
+            expected = ast.Call(ast.Attribute(module, "expected_answer", ast.Load()), [node.args[0]], node.keywords)
             return ast.Call(recorder, [ast.Constant(order[key]), node.args[1], expected], [])
 
     return ast.unparse(ast.fix_missing_locations(_Rewrite().visit(ast.parse(source))))
@@ -337,7 +339,7 @@ def _error_text(content: dict[str, Any]) -> str:
 
 _RECORDER = (
     "__jbert_expected__ = {}\n"
-    "def __jbert_record__(number, answer, expected, *args, **kwargs):\n"
+    "def __jbert_record__(number, answer, expected):\n"
     "    __jbert_expected__[str(number)] = expected\n"
 )
 
@@ -901,7 +903,7 @@ def _judge(
             " / answer type not gradable",
         )
     if sub_ex is None:
-        return "not_answered", "確認のセル (check) が提出にありません / the check cell is missing"
+        return "not_answered", "確認のセル (check_exercise) が提出にありません / the check cell is missing"
     if answer_cell is None:
         return "not_answered", "答えのセルが提出にありません / the answer cell is missing"
     answer = result["answers"].get(str(e.number))

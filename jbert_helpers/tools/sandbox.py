@@ -146,14 +146,14 @@ ETC_FILES = (
     "mecabrc",
 )
 
-#: What ``jbert_helpers/exercises.py`` is inside a submission's sandbox: ``check`` works as in the
-#: lessons, ``check_exercise`` says the teacher grades, and there is no answer key to import or read.
+#: What ``jbert_helpers/exercises.py`` is inside a submission's sandbox: the lessons' check cell
+#: (``check_exercise``) runs and says the teacher grades; ``expected_answer`` raises; there is no answer
+#: key to import or read.
 EXERCISES_STUB = '''"""jbert grade: the answer key is not in this sandbox (the grader computed it outside)."""
 
 from __future__ import annotations
 
-import operator
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ExerciseError
 
@@ -169,16 +169,6 @@ def tensors_close(answer: object, expected: object, *, atol: float = TENSOR_ATOL
     a = answer.detach().cpu().to(torch.float64)  # type: ignore[attr-defined]
     e = expected.detach().cpu().to(torch.float64)  # type: ignore[attr-defined]
     return a.shape == e.shape and bool(torch.allclose(a, e, atol=atol))
-
-
-def check(answer: object, expected: object, *, what: str = "答え", hint: str = "",
-          same: Callable[[object, object], bool] = operator.eq) -> None:
-    if answer is Ellipsis:
-        print(f"⏳ {what}: まだ答えが入っていません")
-    elif same(answer, expected):
-        print(f"✅ {what}: 正解です")
-    else:
-        print(f"❌ {what}: 正解ではありません")
 
 
 def expected_answer(key: str, **objects: Any) -> object:
