@@ -211,12 +211,12 @@ def _l2h_256() -> int:
     return 256 * 256 * 768
 
 
-@_exercise("04-03-1", "[MASK] の数", "ipadic の 1 単語に属するサブワードを数えます", "tokenizer")
+@_exercise("04-03-1", "[MASK] の数", "ipadic の 1 語に属するサブワードを数えます", "tokenizer")
 def _wwm_masks(*, tokenizer: Any) -> int:
     return len(tokenizer.subword_tokenizer.tokenize("ディープラーニング"))
 
 
-@_exercise("04-03-2", "[UNK] になる単語", "単語ごとに tokenizer.subword_tokenizer.tokenize(word) を見ます", "tokenizer")
+@_exercise("04-03-2", "[UNK] になる語", "語ごとに tokenizer.subword_tokenizer.tokenize(word) を見ます", "tokenizer")
 def _unk_word(*, tokenizer: Any) -> str:
     return _unk_words(tokenizer, CHINESE)[0]
 

@@ -12,6 +12,7 @@ Where the sandbox cannot be set up (no bubblewrap, no namespaces) these tests ar
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import json
 import os
@@ -173,8 +174,12 @@ def _attacks(out_dir: Path, socket_path: Path, abstract: str) -> dict[str, str]:
 
 
 def _digest(folder: Path, *, contents: bool = True) -> dict[str, str]:
+    """Every file under ``folder`` (bytes or size+mtime). Byte code another Python version writes there (make
+    other-pythons running beside this test on a developer's machine) is not the submission's doing: skipped."""
     out = {}
     for p in sorted(folder.rglob("*")):
+        if p.suffix == ".pyc" and sys.implementation.cache_tag not in p.name:
+            continue
         if p.is_file() and not p.is_symlink():
             st = p.stat()
             out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest() if contents else f"{st.st_size}:{st.st_mtime_ns}"
@@ -240,6 +245,9 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (subs / "linked_folder").symlink_to(subs / "aoi")
 
     package = Path(sandbox.package_dir())
+    # Byte code for every module first: a test running beside this one that imports a module for the first time
+    # would otherwise write a new .pyc into the package during the run (which is not the attackers' doing).
+    compileall.compile_dir(package, quiet=1)
     watched = {"package": package, "lessons": lessons, "submissions": subs}
     before = {k: _digest(v) for k, v in watched.items()}
     venv_before = _digest(Path(sys.prefix), contents=False)
