@@ -24,8 +24,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +37,8 @@ from jbert_helpers.tools.kernelenv import NOTEBOOK_ENV
 from jbert_helpers.tools.refresh import recorded_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared lab server
+from labserver import free_port, stop  # noqa: E402
 from lessons import browser_notebooks, figure_count  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,12 +63,6 @@ if not Path(CHROMIUM).is_file():
         f"{CHROMIUM} がありません: make browser-test (apt-get install chromium) で入れてください", pytrace=False
     )
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make browser-test)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +117,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
                 pytest.fail("JupyterLab did not start:\n" + (served.parent / "lab.log").read_text()[-3000:])
             time.sleep(0.5)
     yield base, token, served
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop(proc)
     log.close()
 
 

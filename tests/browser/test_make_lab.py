@@ -9,21 +9,18 @@ printed ``http://127.0.0.1…`` URL in headless Chromium, and keeps a screenshot
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import signal
-import socket
-import subprocess
-import time
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared lab server
+from labserver import make_lab  # noqa: E402
 from test_lab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, playwright_sync  # noqa: E402  (the same browser set-up)
 
 ROOT = Path(__file__).resolve().parents[2]
-PRINTED = re.compile(r"(http://127\.0\.0\.1:\d+/\S+)")
 #: What `make lab` reads besides .venv: the stamp's prerequisites and the folders it serves.
 COPIED = [
     "Makefile",
@@ -36,12 +33,6 @@ COPIED = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def printed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     checkout = tmp_path_factory.mktemp("checkout")
@@ -52,33 +43,8 @@ def printed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         else:
             shutil.copy2(source, checkout / name)
     (checkout / ".venv").symlink_to(ROOT / ".venv")
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    env["JUPYTERLAB_SETTINGS_DIR"] = str(checkout / "user-settings")
-    log = (checkout / "lab.log").open("w+")
-    proc = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"PORT={_free_port()}"],
-        cwd=checkout,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        url, deadline = None, time.monotonic() + 120
-        while url is None and time.monotonic() < deadline and proc.poll() is None:
-            found = PRINTED.search((checkout / "lab.log").read_text(encoding="utf-8", errors="replace"))
-            url = found.group(1) if found else None
-            time.sleep(0.2)
-        assert url, "make lab printed no http://127.0.0.1 URL:\n" + (checkout / "lab.log").read_text()[-3000:]
+    with make_lab(checkout, checkout / "lab.log", JUPYTERLAB_SETTINGS_DIR=str(checkout / "user-settings")) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_the_printed_url_opens_the_index_and_its_link_to_the_teachers_guide(printed_url: str) -> None:
@@ -87,15 +53,7 @@ def test_the_printed_url_opens_the_index_and_its_link_to_the_teachers_guide(prin
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         try:
-            deadline = time.monotonic() + 60
-            while True:  # Jupyter Server prints its URL a moment before it accepts connections
-                try:
-                    page.goto(printed_url, wait_until="domcontentloaded")
-                    break
-                except playwright_sync.Error:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
+            page.goto(printed_url, wait_until="domcontentloaded")
             page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownOutput h1", timeout=120_000)
             tab = page.text_content(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
             assert tab == "00_index.ipynb"
