@@ -121,7 +121,8 @@ def _what(call: ast.Call) -> str:
     from ..exercises import EXERCISES
 
     first = call.args[0]
-    key = str(first.value) if isinstance(first, ast.Constant) else ast.unparse(first)
+    assert isinstance(first, ast.Constant)  # a check call's key is a literal string (answer_variable)
+    key = str(first.value)
     return EXERCISES[key].what if key in EXERCISES else key
 
 
